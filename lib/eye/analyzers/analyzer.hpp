@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+// What every analyzer (builtin, avinash, ollama) produces and how it fails. The worker writes an
+// AnalysisResult into media_files and eye.media_state in one transaction.
+namespace eye::analyzers {
+
+// One image to analyze, as the worker found it in media_files.
+struct MediaItem {
+    std::int64_t id = 0;
+    std::string file_path;                // as stored, relative to EYE_MEDIA_ROOT
+    std::filesystem::path absolute_path;  // resolved and checked to be inside EYE_MEDIA_ROOT
+    std::string mime_type;                // as stored; may be empty
+};
+
+// Every field an analyzer may fill; empty optionals leave the column as it is. JSON-valued columns
+// are carried as serialised JSON text.
+struct AnalysisResult {
+    std::string analyzer;       // "builtin", "avinash", "ollama"
+    std::string model_version;  // e.g. "builtin-1", "florence+clip", "llava:13b"
+
+    std::optional<std::string> description;
+    std::optional<std::string> detailed_description;
+    std::vector<std::string> meta_tags;
+    std::optional<std::vector<float>> embedding;
+
+    int face_count = 0;
+    std::optional<std::string> face_encodings_json;  // [[128 floats], ...]
+    std::optional<std::string> face_locations_json;  // [[t, r, b, l], ...]
+
+    std::optional<std::string> dominant_colors_json;  // [{"hex","rgb","name","percentage"}]
+    std::optional<std::string> image_quality_json;    // {"overall_score","sharpness",...}
+    std::optional<std::string> quality_tier;          // excellent | good | fair | poor
+    std::optional<std::string> phash;                 // 16 hex digits
+    std::optional<std::string> dhash;                 // 16 hex digits
+    std::optional<std::string> objects_detected_json;
+    std::optional<std::string> scene_classification_json;
+    std::optional<std::string> extracted_text;
+
+    std::optional<int> width;
+    std::optional<int> height;
+    std::optional<std::string> mime_type;
+    std::optional<std::int64_t> file_size;
+    std::optional<std::string> file_hash;  // sha256, hex
+};
+
+// An analysis that did not succeed. A permanent failure (corrupt file, 404 from the service) is
+// not retried; a temporary one (timeout, 503, 5xx) is, with backoff.
+class AnalysisError : public std::runtime_error {
+public:
+    enum class Kind { permanent, temporary };
+
+    AnalysisError(Kind kind, std::string message)
+        : std::runtime_error(std::move(message)), m_kind(kind) {}
+
+    Kind kind() const { return m_kind; }
+    bool permanent() const { return m_kind == Kind::permanent; }
+
+private:
+    Kind m_kind;
+};
+
+class Analyzer {
+public:
+    virtual ~Analyzer() = default;
+
+    // "builtin", "avinash" or "ollama", as eye.media_state records it.
+    virtual std::string name() const = 0;
+    // The model version this analyzer currently produces, compared by --priority=outdated.
+    virtual std::string model_version() const = 0;
+
+    // Analyzes one image. Throws AnalysisError; must be safe to call from several threads at once
+    // on different items.
+    virtual AnalysisResult analyze(const MediaItem& item) = 0;
+};
+
+}  // namespace eye::analyzers

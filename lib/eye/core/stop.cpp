@@ -1,0 +1,107 @@
+#include "eye/core/stop.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <mutex>
+
+namespace eye::stop {
+namespace {
+
+std::atomic<bool> g_requested{false};
+std::atomic<int> g_signal{0};
+int g_pipe[2] = {-1, -1};
+std::once_flag g_pipe_once;
+
+void make_pipe() {
+    std::call_once(g_pipe_once, [] {
+        if (pipe(g_pipe) == 0) {
+            for (int fd : g_pipe) {
+                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+            }
+        }
+    });
+}
+
+extern "C" void on_signal(int number) {
+    int saved = errno;
+    g_signal = number;
+    g_requested = true;
+    if (g_pipe[1] >= 0) {
+        char byte = 1;
+        [[maybe_unused]] auto n = write(g_pipe[1], &byte, 1);
+    }
+    errno = saved;
+}
+
+}  // namespace
+
+void install_handlers() {
+    make_pipe();
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: a blocking poll() should see EINTR
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    // a vanished peer must be an error on the write, not the death of the process
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool requested() { return g_requested.load(); }
+
+int signal_number() { return g_signal.load(); }
+
+const char* signal_name() {
+    switch (g_signal.load()) {
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        default:
+            return "a stop request";
+    }
+}
+
+void request(int number) {
+    make_pipe();
+    on_signal(number);
+}
+
+void reset() {
+    g_requested = false;
+    g_signal = 0;
+    if (g_pipe[0] >= 0) {
+        char buffer[64];
+        while (read(g_pipe[0], buffer, sizeof buffer) > 0) {
+        }
+    }
+}
+
+bool wait_for(Milliseconds timeout) {
+    make_pipe();
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!requested()) {
+        auto left = std::chrono::duration_cast<Milliseconds>(deadline -
+                                                             std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return false;
+        }
+        pollfd fd{g_pipe[0], POLLIN, 0};
+        poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    }
+    return true;
+}
+
+int wake_fd() {
+    make_pipe();
+    return g_pipe[0];
+}
+
+}  // namespace eye::stop

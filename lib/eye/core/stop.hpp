@@ -1,0 +1,29 @@
+#pragma once
+
+#include "eye/core/units.hpp"
+
+// Graceful shutdown: SIGTERM and SIGINT set a process-wide flag that long work checks between
+// units, and wake any wait_for() at once.
+namespace eye::stop {
+
+// Installs the handlers (idempotent). Until then requested() is only set by request().
+void install_handlers();
+
+bool requested();
+// The signal that asked us to stop (SIGTERM, SIGINT), or 0.
+int signal_number();
+// "SIGTERM", "SIGINT" or "a stop request".
+const char* signal_name();
+
+// Asks for a stop from inside the process (tests, a fatal condition in another thread).
+void request(int signal_number = 0);
+// Forgets a previous request (tests only).
+void reset();
+
+// Sleeps up to `timeout`, returning early (true) as soon as a stop is requested.
+bool wait_for(Milliseconds timeout);
+
+// A file descriptor that becomes readable when a stop is requested, for poll() loops.
+int wake_fd();
+
+}  // namespace eye::stop

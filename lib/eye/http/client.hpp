@@ -1,0 +1,112 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "eye/core/units.hpp"
+
+// HTTP over libcurl: one RAII handle per Client (reused, so connections are kept alive), named
+// timeouts, a cap on the response size, and transport failures returned as values. A response
+// with any status code is a Response; only a request that got no complete answer is a Failure.
+namespace eye::http {
+
+struct Timeouts {
+    Milliseconds connect{3'000};
+    Milliseconds total{10'000};
+};
+
+struct Request {
+    std::string method = "GET";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;  // sent as is; set a Content-Type header for it
+    Timeouts timeouts;
+    std::size_t max_response_bytes = 16 * 1024 * 1024;
+    std::string bearer_token;  // sent as "Authorization: Bearer ..." when not empty
+};
+
+struct Response {
+    long status = 0;
+    std::string body;
+    std::string content_type;
+    Milliseconds elapsed{0};
+    int attempts = 1;
+
+    bool ok() const { return status >= 200 && status < 300; }
+    bool server_error() const { return status >= 500; }
+};
+
+enum class FailureKind {
+    bad_url,     // the URL cannot be used at all
+    connect,     // could not resolve or connect
+    timeout,     // connect or total timeout
+    too_large,   // the body exceeded max_response_bytes
+    aborted,     // the abort check or a line callback stopped the transfer
+    transport,   // any other transport error (reset, bad chunking, TLS)
+};
+
+struct Failure {
+    FailureKind kind = FailureKind::transport;
+    std::string message;  // one lowercase line: "connection refused", "timed out after 5s"
+    Milliseconds elapsed{0};
+    int attempts = 1;
+};
+
+using Result = tl::expected<Response, Failure>;
+
+std::string_view failure_kind_name(FailureKind kind);
+
+// Which results are worth another attempt: connect failures, timeouts, other transport errors
+// and 5xx (503 included). 4xx, too_large, bad_url and aborted are answered at once.
+bool is_retryable(const Result& result);
+
+// Retries with capped exponential backoff (initial, doubled each time, at most max_backoff) until
+// max_attempts or until the next attempt could not finish before the deadline.
+struct RetryPolicy {
+    int max_attempts = 3;
+    Milliseconds initial_backoff{250};
+    Milliseconds max_backoff{4'000};
+    Milliseconds deadline{30'000};
+};
+
+class Client {
+public:
+    Client();
+    ~Client();
+    Client(Client&&) noexcept;
+    Client& operator=(Client&&) noexcept;
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    // Called often during a transfer; returning true aborts it (FailureKind::aborted). Also
+    // consulted between retries and during backoff sleeps.
+    void set_abort_check(std::function<bool()> should_abort);
+
+    // One attempt.
+    Result send(const Request& request);
+
+    // Attempts under the policy; Response::attempts / Failure::attempts say how many were made.
+    Result send(const Request& request, const RetryPolicy& policy);
+
+    // One attempt whose body is delivered line by line as it arrives (NDJSON streams such as
+    // Ollama's /api/pull). Returning false from on_line aborts the transfer. The returned
+    // Response has an empty body; max_response_bytes bounds any single line.
+    Result stream_lines(const Request& request,
+                        const std::function<bool(std::string_view line)>& on_line);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// "http://host:8000" + "/health" with exactly one slash between them.
+std::string join_url(std::string_view base, std::string_view path);
+
+}  // namespace eye::http
