@@ -44,12 +44,12 @@ struct Response {
 };
 
 enum class FailureKind {
-    bad_url,     // the URL cannot be used at all
-    connect,     // could not resolve or connect
-    timeout,     // connect or total timeout
-    too_large,   // the body exceeded max_response_bytes
-    aborted,     // the abort check or a line callback stopped the transfer
-    transport,   // any other transport error (reset, bad chunking, TLS)
+    bad_url,    // the URL cannot be used at all
+    connect,    // could not resolve or connect
+    timeout,    // connect or total timeout
+    too_large,  // the body exceeded max_response_bytes
+    aborted,    // the abort check or a line callback stopped the transfer
+    transport,  // any other transport error (reset, bad chunking, TLS)
 };
 
 struct Failure {
@@ -68,7 +68,9 @@ std::string_view failure_kind_name(FailureKind kind);
 bool is_retryable(const Result& result);
 
 // Retries with capped exponential backoff (initial, doubled each time, at most max_backoff) until
-// max_attempts or until the next attempt could not finish before the deadline.
+// max_attempts or until the next attempt could not finish before the deadline. The deadline is
+// measured from the call and bounds everything: each attempt's total timeout is cut to the time
+// left, and no retry is made when its backoff would leave less than 100 ms before the deadline.
 struct RetryPolicy {
     int max_attempts = 3;
     Milliseconds initial_backoff{250};
@@ -76,6 +78,7 @@ struct RetryPolicy {
     Milliseconds deadline{30'000};
 };
 
+// A Client is used by one thread at a time; give each thread its own.
 class Client {
 public:
     Client();
@@ -92,12 +95,18 @@ public:
     // One attempt.
     Result send(const Request& request);
 
-    // Attempts under the policy; Response::attempts / Failure::attempts say how many were made.
+    // Attempts under the policy; Response::attempts / Failure::attempts say how many were made,
+    // elapsed covers all of them and the waits between, and a failure's message ends with
+    // "(after N attempts)" when there was more than one.
     Result send(const Request& request, const RetryPolicy& policy);
 
     // One attempt whose body is delivered line by line as it arrives (NDJSON streams such as
-    // Ollama's /api/pull). Returning false from on_line aborts the transfer. The returned
-    // Response has an empty body; max_response_bytes bounds any single line.
+    // Ollama's /api/pull). Lines are passed without their "\n" (and a "\r" before it); a last
+    // line without one is passed when the body ends. Returning false from on_line aborts the
+    // transfer (FailureKind::aborted). The returned Response has an empty body; max_response_bytes
+    // bounds any single line. Only a 2xx body is streamed: any other status is not a stream of
+    // results, so its body is kept whole in Response::body (bounded by max_response_bytes) for
+    // the caller to report.
     Result stream_lines(const Request& request,
                         const std::function<bool(std::string_view line)>& on_line);
 
