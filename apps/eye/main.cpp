@@ -1,1 +1,5 @@
-int main() { return 0; }
+#include "eye/runner/runner.hpp"
+
+int main(int argc, char** argv) {
+    return eye::run_umbrella(argc, argv);
+}

@@ -20,7 +20,9 @@ enum class ExitCode : int {
 
 constexpr ExitCode monitor_warning = ExitCode::failed;
 
-constexpr int to_int(ExitCode code) { return static_cast<int>(code); }
+constexpr int to_int(ExitCode code) {
+    return static_cast<int>(code);
+}
 
 // A short name for logs and docs: "ok", "usage", "temp_fail", ...
 std::string_view exit_code_name(ExitCode code);

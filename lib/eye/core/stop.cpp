@@ -1,14 +1,13 @@
 #include "eye/core/stop.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <mutex>
+#include <poll.h>
+#include <unistd.h>
 
 namespace eye::stop {
 namespace {
@@ -54,9 +53,13 @@ void install_handlers() {
     signal(SIGPIPE, SIG_IGN);
 }
 
-bool requested() { return g_requested.load(); }
+bool requested() {
+    return g_requested.load();
+}
 
-int signal_number() { return g_signal.load(); }
+int signal_number() {
+    return g_signal.load();
+}
 
 const char* signal_name() {
     switch (g_signal.load()) {
@@ -88,8 +91,8 @@ bool wait_for(Milliseconds timeout) {
     make_pipe();
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!requested()) {
-        auto left = std::chrono::duration_cast<Milliseconds>(deadline -
-                                                             std::chrono::steady_clock::now());
+        auto left =
+            std::chrono::duration_cast<Milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             return false;
         }

@@ -16,8 +16,7 @@ struct Unit {
 };
 
 // Splits "1.5h" into 1.5 and "h"; the number must be a plain non-negative decimal.
-tl::expected<std::pair<double, std::string_view>, std::string> split_number(
-    std::string_view text) {
+tl::expected<std::pair<double, std::string_view>, std::string> split_number(std::string_view text) {
     std::size_t end = 0;
     bool seen_digit = false;
     bool seen_dot = false;
@@ -50,14 +49,13 @@ tl::expected<std::pair<double, std::string_view>, std::string> split_number(
 
 tl::expected<Milliseconds, std::string> parse_duration(std::string_view text) {
     static constexpr Unit k_units[] = {
-        {"", 1000.0},        {"ms", 1.0},           {"s", 1000.0},      {"sec", 1000.0},
-        {"m", 60'000.0},     {"min", 60'000.0},     {"h", 3'600'000.0}, {"d", 86'400'000.0},
-        {"w", 604'800'000.0},
+        {"", 1000.0},       {"ms", 1.0},         {"s", 1000.0},
+        {"sec", 1000.0},    {"m", 60'000.0},     {"min", 60'000.0},
+        {"h", 3'600'000.0}, {"d", 86'400'000.0}, {"w", 604'800'000.0},
     };
     auto parts = split_number(text);
     if (!parts) {
-        return tl::make_unexpected(parts.error() +
-                                   " (use a duration such as 90s, 10m, 2h or 7d)");
+        return tl::make_unexpected(parts.error() + " (use a duration such as 90s, 10m, 2h or 7d)");
     }
     auto [value, suffix] = *parts;
     for (const auto& unit : k_units) {
@@ -69,8 +67,8 @@ tl::expected<Milliseconds, std::string> parse_duration(std::string_view text) {
             return Milliseconds(static_cast<std::int64_t>(std::llround(ms)));
         }
     }
-    return tl::make_unexpected(fmt::format("has an unknown unit '{}' (use ms, s, m, h, d or w)",
-                                           std::string(suffix)));
+    return tl::make_unexpected(
+        fmt::format("has an unknown unit '{}' (use ms, s, m, h, d or w)", std::string(suffix)));
 }
 
 std::string format_duration(Milliseconds value) {
@@ -124,9 +122,9 @@ tl::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
             return static_cast<std::uint64_t>(std::llround(value * unit.factor));
         }
     }
-    return tl::make_unexpected(fmt::format(
-        "has an unknown unit '{}' (use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB)",
-        std::string(suffix)));
+    return tl::make_unexpected(
+        fmt::format("has an unknown unit '{}' (use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB)",
+                    std::string(suffix)));
 }
 
 std::string format_size(std::uint64_t bytes) {

@@ -18,9 +18,9 @@ tl::expected<rapidjson::Document, std::string> parse(std::string_view text) {
     rapidjson::Document document;
     document.Parse(text.data(), text.size());
     if (document.HasParseError()) {
-        return tl::make_unexpected(
-            std::string("at offset ") + std::to_string(document.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(document.GetParseError()));
+        return tl::make_unexpected(std::string("at offset ") +
+                                   std::to_string(document.GetErrorOffset()) + ": " +
+                                   rapidjson::GetParseError_En(document.GetParseError()));
     }
     return document;
 }

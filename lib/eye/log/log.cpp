@@ -91,7 +91,9 @@ void set_program(std::string program) {
     state().program = std::move(program);
 }
 
-bool enabled(Level level) { return static_cast<int>(level) <= g_level.load(); }
+bool enabled(Level level) {
+    return static_cast<int>(level) <= g_level.load();
+}
 
 void add_secret(std::string secret) {
     if (secret.size() < 4) {

@@ -1,0 +1,388 @@
+#include "eye/db/schema.hpp"
+
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "eye/core/error.hpp"
+#include "eye/log/log.hpp"
+
+namespace eye::db {
+namespace {
+
+// any fixed pair of numbers works; this one spells "eye" and "migrate"
+constexpr long k_migration_lock_class = 0x657965;
+constexpr long k_migration_lock_object = 1;
+
+const Statement k_schema_exists{"schema.exists",
+                                "SELECT to_regclass('eye.schema_version') IS NOT NULL, "
+                                "       to_regclass('media_files') IS NOT NULL"};
+
+const Statement k_read_schema_version{"schema.version",
+                                      "SELECT coalesce(max(version), 0) FROM eye.schema_version"};
+
+const Statement k_embedding_column{
+    "schema.embedding_column",
+    "SELECT t.typname, format_type(a.atttypid, a.atttypmod), a.atttypmod, "
+    "       t.typcategory = 'A' AND e.typname = 'float4' "
+    "FROM pg_attribute a "
+    "JOIN pg_type t ON t.oid = a.atttypid "
+    "LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A' "
+    "WHERE a.attrelid = to_regclass('media_files') AND a.attname = 'embedding' "
+    "  AND NOT a.attisdropped"};
+
+const Statement k_media_columns{
+    "schema.media_columns",
+    "SELECT a.attname FROM pg_attribute a "
+    "WHERE a.attrelid = to_regclass('media_files') AND a.attnum > 0 AND NOT a.attisdropped"};
+
+const Statement k_eye_media_indexes{
+    "schema.eye_media_indexes",
+    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "WHERE i.indrelid = to_regclass('media_files') AND c.relname LIKE 'eye\\_media\\_files\\_%'"};
+
+// media_files as Avinash-EYE defines it, for a machine without Avinash-EYE. Same names and
+// meanings; timestamps without time zone in the application's zone, as Laravel writes them.
+const char* const k_create_media_files = R"sql(
+CREATE TABLE media_files (
+    id                      bigserial PRIMARY KEY,
+    user_id                 bigint,
+    media_type              varchar(255) NOT NULL DEFAULT 'image',
+    file_path               text NOT NULL,
+    original_filename       text,
+    mime_type               varchar(255),
+    file_size               bigint,
+    file_hash               varchar(64),
+    width                   integer,
+    height                  integer,
+    description             text,
+    detailed_description    text,
+    meta_tags               json,
+    face_count              integer NOT NULL DEFAULT 0,
+    face_encodings          json,
+    objects_detected        jsonb,
+    scene_classification    jsonb,
+    dominant_colors         jsonb,
+    image_quality           jsonb,
+    quality_tier            varchar(20),
+    phash                   varchar(16),
+    dhash                   varchar(16),
+    extracted_text          text,
+    processing_status       varchar(255) NOT NULL DEFAULT 'pending'
+        CHECK (processing_status IN ('pending', 'processing', 'completed', 'failed')),
+    processing_started_at   timestamp without time zone,
+    processing_completed_at timestamp without time zone,
+    processing_error        text,
+    processing_attempts     integer NOT NULL DEFAULT 0,
+    created_at              timestamp without time zone,
+    updated_at              timestamp without time zone,
+    deleted_at              timestamp without time zone
+);
+CREATE INDEX media_files_media_type_index ON media_files (media_type);
+CREATE INDEX media_files_processing_status_index ON media_files (processing_status);
+CREATE INDEX media_files_created_at_index ON media_files (created_at);
+)sql";
+
+const char* const k_eye_schema_v1 = R"sql(
+CREATE SCHEMA IF NOT EXISTS eye;
+
+CREATE TABLE IF NOT EXISTS eye.schema_version (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The analysis queue. A job row stays after it completes (status 'completed') until
+-- eye-cleanup prunes it; a job that used up its attempts moves to eye.failed_jobs.
+CREATE TABLE IF NOT EXISTS eye.jobs (
+    id              bigserial PRIMARY KEY,
+    kind            text NOT NULL DEFAULT 'analyze',
+    media_id        bigint NOT NULL,
+    status          text NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'running', 'completed')),
+    priority        integer NOT NULL DEFAULT 100,
+    attempts        integer NOT NULL DEFAULT 0,
+    max_attempts    integer NOT NULL DEFAULT 3,
+    available_at    timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    started_at      timestamptz,
+    heartbeat_at    timestamptz,
+    finished_at     timestamptz,
+    worker_id       text,
+    reason          text,
+    previous_status text,
+    last_error      text
+);
+-- at most one queued or running job per image and kind
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_active
+    ON eye.jobs (media_id, kind) WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS jobs_claim
+    ON eye.jobs (priority, available_at, id) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS jobs_running_heartbeat
+    ON eye.jobs (heartbeat_at) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS jobs_completed_finished
+    ON eye.jobs (finished_at) WHERE status = 'completed';
+
+CREATE TABLE IF NOT EXISTS eye.failed_jobs (
+    id          bigserial PRIMARY KEY,
+    job_id      bigint NOT NULL,
+    kind        text NOT NULL,
+    media_id    bigint NOT NULL,
+    attempts    integer NOT NULL,
+    reason      text,
+    error       text NOT NULL,
+    worker_id   text,
+    created_at  timestamptz NOT NULL,
+    failed_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS failed_jobs_failed_at ON eye.failed_jobs (failed_at);
+CREATE INDEX IF NOT EXISTS failed_jobs_media ON eye.failed_jobs (media_id);
+
+CREATE TABLE IF NOT EXISTS eye.runs (
+    id          bigserial PRIMARY KEY,
+    task        text NOT NULL,
+    host        text NOT NULL,
+    pid         integer NOT NULL,
+    args        jsonb NOT NULL DEFAULT '[]',
+    dry_run     boolean NOT NULL DEFAULT false,
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    status      text NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running', 'ok', 'warning', 'failed', 'skipped')),
+    exit_code   integer,
+    summary     jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_task_started ON eye.runs (task, started_at DESC);
+CREATE INDEX IF NOT EXISTS runs_started ON eye.runs (started_at);
+
+CREATE TABLE IF NOT EXISTS eye.workers (
+    id           text PRIMARY KEY,
+    host         text NOT NULL,
+    pid          integer NOT NULL,
+    concurrency  integer NOT NULL DEFAULT 1,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now(),
+    stopped_at   timestamptz,
+    status       text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'stopped')),
+    jobs_done    bigint NOT NULL DEFAULT 0,
+    jobs_failed  bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS workers_heartbeat ON eye.workers (heartbeat_at);
+
+-- per image: who analyzed it last and with which model, so "missing" and "outdated" are exact
+CREATE TABLE IF NOT EXISTS eye.media_state (
+    media_id             bigint PRIMARY KEY,
+    analyzer             text,
+    model_version        text,
+    status               text NOT NULL CHECK (status IN ('completed', 'failed')),
+    analyzed_at          timestamptz,
+    failed_at            timestamptz,
+    consecutive_failures integer NOT NULL DEFAULT 0,
+    last_error           text,
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS media_state_model ON eye.media_state (analyzer, model_version);
+
+-- training runs and the model versions they produced
+CREATE TABLE IF NOT EXISTS eye.models (
+    id              bigserial PRIMARY KEY,
+    version         text NOT NULL UNIQUE,
+    trainer         text NOT NULL,
+    status          text NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running', 'succeeded', 'failed')),
+    is_current      boolean NOT NULL DEFAULT false,
+    image_count     integer NOT NULL DEFAULT 0,
+    new_image_count integer NOT NULL DEFAULT 0,
+    metrics         jsonb NOT NULL DEFAULT '{}',
+    export_path     text,
+    model_path      text,
+    error           text,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS models_one_current ON eye.models (is_current) WHERE is_current;
+CREATE INDEX IF NOT EXISTS models_finished ON eye.models (status, finished_at);
+)sql";
+
+// eye's own indexes on media_files, upstream's table or ours; each needs the columns it names.
+struct MediaIndex {
+    const char* name;
+    std::vector<const char*> columns;
+    const char* sql;
+};
+
+const std::vector<MediaIndex>& media_indexes() {
+    static const std::vector<MediaIndex> k_indexes = {
+        {"eye_media_files_processing",
+         {"processing_status", "processing_started_at", "updated_at", "deleted_at"},
+         "CREATE INDEX IF NOT EXISTS eye_media_files_processing ON media_files "
+         "((coalesce(processing_started_at, updated_at))) "
+         "WHERE processing_status = 'processing' AND deleted_at IS NULL"},
+        {"eye_media_files_file_hash",
+         {"file_hash", "deleted_at"},
+         "CREATE INDEX IF NOT EXISTS eye_media_files_file_hash ON media_files (file_hash) "
+         "WHERE deleted_at IS NULL"},
+    };
+    return k_indexes;
+}
+
+bool try_create_vector_extension(Transaction& tx) {
+    if (auto error = tx.try_sql("CREATE EXTENSION IF NOT EXISTS vector")) {
+        log::info("pgvector is not available ({}); media_files.embedding will be real[]", *error);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+SchemaStatus read_schema_status(Transaction& tx) {
+    SchemaStatus status;
+    auto row = tx.one(k_schema_exists);
+    status.eye_schema = row[0].as<bool>();
+    status.media_files = row[1].as<bool>();
+    if (status.eye_schema) {
+        status.version = tx.one(k_read_schema_version)[0].as<int>();
+    }
+    return status;
+}
+
+EmbeddingColumn read_embedding_column(Transaction& tx) {
+    EmbeddingColumn column;
+    auto row = tx.at_most_one(k_embedding_column);
+    if (!row) {
+        return column;
+    }
+    std::string type = (*row)[0].as<std::string>();
+    column.type_name = (*row)[1].as<std::string>();
+    int typmod = (*row)[2].as<int>();
+    bool real_array = (*row)[3].as<bool>();
+    if (type == "vector") {
+        column.kind = EmbeddingColumn::Kind::vector;
+        column.dimensions = typmod > 0 ? typmod : 0;
+    } else if (real_array) {
+        column.kind = EmbeddingColumn::Kind::real_array;
+    } else {
+        column.kind = EmbeddingColumn::Kind::other;
+    }
+    return column;
+}
+
+std::string embedding_literal(const EmbeddingColumn& column, const std::vector<float>& values) {
+    if (column.kind == EmbeddingColumn::Kind::vector && column.dimensions > 0 &&
+        static_cast<int>(values.size()) != column.dimensions) {
+        throw Error(ExitCode::software,
+                    fmt::format("embedding has {} values but media_files.embedding is {}",
+                                values.size(), column.type_name));
+    }
+    std::string out;
+    out.reserve(values.size() * 12 + 2);
+    out += column.kind == EmbeddingColumn::Kind::vector ? '[' : '{';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!std::isfinite(values[i])) {
+            throw Error(ExitCode::software,
+                        fmt::format("embedding value {} is not a finite number", i));
+        }
+        if (i > 0) {
+            out += ',';
+        }
+        out += fmt::format("{}", values[i]);
+    }
+    out += column.kind == EmbeddingColumn::Kind::vector ? ']' : '}';
+    return out;
+}
+
+MigrationReport migrate(Session& session, const MigrationOptions& options) {
+    MigrationReport report;
+    Transaction tx(session);
+    // DDL on a large upstream table may take longer than the usual statement timeout
+    tx.run_sql("setting the statement timeout", "SET LOCAL statement_timeout = 0");
+    tx.run_sql("taking the migration lock",
+               fmt::format("SELECT pg_advisory_xact_lock({}, {})", k_migration_lock_class,
+                           k_migration_lock_object));
+
+    SchemaStatus status = read_schema_status(tx);
+    report.from_version = status.version;
+    report.to_version = status.version;
+
+    if (!status.media_files) {
+        report.steps.push_back("create table media_files");
+        report.created_media_files = true;
+        if (!options.dry_run) {
+            // the first schema on the search path that is not eye's own: "$user" would put
+            // the table into schema eye for a database user named eye
+            auto schema =
+                tx.run_sql("choosing the schema for media_files",
+                           "SELECT coalesce((SELECT s FROM unnest(current_schemas(false)) "
+                           "s WHERE s <> 'eye' LIMIT 1), 'public')")[0][0]
+                    .as<std::string>();
+            tx.run_sql("setting the search path",
+                       fmt::format("SET LOCAL search_path TO {}",
+                                   session.connection().quote_name(schema)));
+            tx.run_sql("creating media_files", k_create_media_files);
+            bool vector = try_create_vector_extension(tx);
+            std::string type = vector ? fmt::format("vector({})", options.embedding_dimensions)
+                                      : std::string("real[]");
+            tx.run_sql("adding media_files.embedding",
+                       fmt::format("ALTER TABLE media_files ADD COLUMN embedding {}", type));
+            report.steps.push_back(fmt::format("add column media_files.embedding {}", type));
+        }
+    }
+
+    if (status.version < 1) {
+        report.steps.push_back("create schema eye (version 1)");
+        if (!options.dry_run) {
+            tx.run_sql("creating schema eye", k_eye_schema_v1);
+            tx.run_sql("recording the schema version",
+                       "INSERT INTO eye.schema_version (version) VALUES (1) "
+                       "ON CONFLICT DO NOTHING");
+        }
+        report.to_version = 1;
+    } else if (status.version > k_schema_version) {
+        throw ConfigError(fmt::format("the database schema is version {}, newer than this eye "
+                                      "understands ({})",
+                                      status.version, k_schema_version),
+                          "upgrade eye before migrating this database");
+    }
+
+    // in a dry run on a database without media_files, the table we would create has them all
+    bool assume_all_columns = options.dry_run && !status.media_files;
+    std::set<std::string> columns;
+    if (!assume_all_columns) {
+        for (const auto& row : tx.many(k_media_columns)) {
+            columns.insert(row[0].as<std::string>());
+        }
+    }
+    std::set<std::string> have;
+    for (const auto& row : tx.many(k_eye_media_indexes)) {
+        have.insert(row[0].as<std::string>());
+    }
+    for (const auto& index : media_indexes()) {
+        if (have.count(index.name) != 0) {
+            continue;
+        }
+        bool possible = assume_all_columns;
+        if (!possible) {
+            possible = true;
+            for (const char* column : index.columns) {
+                possible = possible && columns.count(column) != 0;
+            }
+        }
+        if (!possible) {
+            log::warning("media_files lacks a column that index {} needs; skipping it", index.name);
+            continue;
+        }
+        report.steps.push_back(fmt::format("create index {}", index.name));
+        if (!options.dry_run) {
+            tx.run_sql(index.name, index.sql);
+        }
+    }
+
+    if (!options.dry_run) {
+        report.embedding = read_embedding_column(tx);
+        tx.commit();
+    }
+    return report;
+}
+
+}  // namespace eye::db

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eye/db/session.hpp"
+
+// eye's tables (schema `eye`) and the media_files table it shares with Avinash-EYE.
+namespace eye::db {
+
+// The schema version this build of eye writes and expects.
+constexpr int k_schema_version = 1;
+
+// How media_files.embedding is stored: pgvector's vector(N) or real[] (N unknown: 0).
+struct EmbeddingColumn {
+    enum class Kind { missing, vector, real_array, other };
+    Kind kind = Kind::missing;
+    int dimensions = 0;
+    std::string type_name;  // as format_type() prints it: "vector(512)", "real[]"
+};
+
+struct SchemaStatus {
+    bool eye_schema = false;   // eye.schema_version exists
+    int version = 0;           // highest applied version, 0 when none
+    bool media_files = false;  // media_files exists (upstream's or ours)
+};
+
+SchemaStatus read_schema_status(Transaction& tx);
+EmbeddingColumn read_embedding_column(Transaction& tx);
+
+// Renders a vector as the literal the column accepts: "[1,2,3]" for vector, "{1,2,3}" for
+// real[]. Throws Error (exit 70) when the length does not fit a vector(N) column.
+std::string embedding_literal(const EmbeddingColumn& column, const std::vector<float>& values);
+
+struct MigrationOptions {
+    int embedding_dimensions = 512;
+    bool dry_run = false;
+};
+
+struct MigrationReport {
+    int from_version = 0;
+    int to_version = 0;
+    bool created_media_files = false;
+    EmbeddingColumn embedding;
+    std::vector<std::string> steps;  // what was (or, in a dry run, would be) done
+};
+
+// Creates or upgrades the schema in one transaction under an advisory lock, so two migrations at
+// once are serialised. Leaves an existing media_files table's columns and rows alone; only adds
+// eye's own indexes to it. Running it twice changes nothing the second time.
+MigrationReport migrate(Session& session, const MigrationOptions& options);
+
+}  // namespace eye::db

@@ -1,0 +1,136 @@
+#include "eye/runner/run_record.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "eye/json/json.hpp"
+#include "eye/log/log.hpp"
+
+namespace eye::run_record {
+namespace {
+
+// first key of every eye advisory lock: "eye" in ASCII; the second is a hash of the task name
+constexpr std::int32_t k_lock_class = 0x657965;
+
+std::int32_t lock_key(const std::string& task) {
+    std::uint32_t hash = 2166136261u;  // FNV-1a, stable across builds and hosts
+    for (unsigned char c : task) {
+        hash = (hash ^ c) * 16777619u;
+    }
+    return static_cast<std::int32_t>(hash & 0x7fffffffu);
+}
+
+const db::Statement k_try_lock{"runner.try_lock", "SELECT pg_try_advisory_lock($1, $2)"};
+
+const db::Statement k_lock_holder{
+    "runner.lock_holder",
+    "SELECT a.application_name, extract(epoch from a.backend_start) "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid "
+    "  AND l.objid = $2::int::oid AND l.objsubid = 2 "
+    "LIMIT 1"};
+
+const db::Statement k_holder_run{
+    "runner.holder_run",
+    "SELECT extract(epoch from started_at) FROM eye.runs "
+    "WHERE task = $1 AND host = $2 AND pid = $3::int AND status = 'running' "
+    "ORDER BY started_at DESC LIMIT 1"};
+
+const db::Statement k_insert_run{
+    "runner.insert_run",
+    "INSERT INTO eye.runs (task, host, pid, args, dry_run, status, finished_at, exit_code) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, "
+    "        CASE WHEN $6 = 'running' THEN NULL ELSE now() END, "
+    "        CASE WHEN $6 = 'running' THEN NULL ELSE 0 END) "
+    "RETURNING id"};
+
+const db::Statement k_close_abandoned{
+    "runner.close_abandoned",
+    "UPDATE eye.runs SET status = 'failed', finished_at = now(), "
+    "       summary = jsonb_build_object('error', 'abandoned: the process ended without "
+    "finishing its run') "
+    "WHERE task = $1 AND status = 'running' AND id <> $2"};
+
+const db::Statement k_finish_run{
+    "runner.finish_run",
+    "UPDATE eye.runs SET finished_at = now(), status = $2, exit_code = $3, "
+    "       summary = $4::jsonb "
+    "WHERE id = $1"};
+
+std::string field_after(const std::string& text, const std::string& key) {
+    auto at = text.find(key);
+    if (at == std::string::npos) {
+        return {};
+    }
+    at += key.size();
+    auto end = text.find(' ', at);
+    return text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+}  // namespace
+
+std::string application_name(const std::string& program) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::string name = fmt::format("{} pid={} host={}", program, getpid(), host);
+    return name.substr(0, 63);
+}
+
+bool try_lock(db::Session& session, const std::string& task) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    return tx.one(k_try_lock, k_lock_class, lock_key(task))[0].as<bool>();
+}
+
+LockHolder find_lock_holder(db::Session& session, const std::string& task) {
+    LockHolder holder;
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    auto row = tx.at_most_one(k_lock_holder, k_lock_class, lock_key(task));
+    if (!row) {
+        return holder;
+    }
+    std::string app = (*row)[0].is_null() ? std::string() : (*row)[0].as<std::string>();
+    if (auto pid = field_after(app, "pid="); !pid.empty()) {
+        holder.pid = pid;
+    }
+    if (auto host = field_after(app, "host="); !host.empty()) {
+        holder.host = host;
+    }
+    if (!(*row)[1].is_null()) {
+        holder.since = db::from_epoch((*row)[1].as<double>());
+    }
+    if (holder.pid != "?") {
+        auto run = tx.at_most_one(k_holder_run, task, holder.host, holder.pid);
+        if (run && !(*run)[0].is_null()) {
+            holder.since = db::from_epoch((*run)[0].as<double>());
+        }
+    }
+    return holder;
+}
+
+std::int64_t begin(db::Session& session, const std::string& task, const std::string& host, int pid,
+                   const std::vector<std::string>& args, bool dry_run, RunStatus status) {
+    json::Writer w;
+    w.begin_array();
+    for (const auto& arg : args) {
+        w.value(log::redact(arg));
+    }
+    w.end_array();
+    std::string status_name(status == RunStatus::ok ? "running" : run_status_name(status));
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    return tx.one(k_insert_run, task, host, pid, w.take(), dry_run, status_name)[0]
+        .as<std::int64_t>();
+}
+
+std::size_t close_abandoned(db::Session& session, const std::string& task, std::int64_t except_id) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    return tx.none(k_close_abandoned, task, except_id);
+}
+
+void finish(db::Session& session, std::int64_t run_id, const Outcome& outcome) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    tx.none(k_finish_run, run_id, std::string(run_status_name(outcome.status)),
+            to_int(outcome.exit), outcome.summary_json);
+}
+
+}  // namespace eye::run_record

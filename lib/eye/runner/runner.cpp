@@ -1,0 +1,437 @@
+#include "eye/runner/runner.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "eye/config/options.hpp"
+#include "eye/core/error.hpp"
+#include "eye/core/stop.hpp"
+#include "eye/db/conninfo.hpp"
+#include "eye/db/schema.hpp"
+#include "eye/json/json.hpp"
+#include "eye/log/log.hpp"
+#include "eye/runner/reporting.hpp"
+#include "eye/runner/run_record.hpp"
+
+namespace eye {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* const k_help_footer =
+    "Every --foo-bar option can also be given as the environment variable EYE_FOO_BAR or as\n"
+    "'foo-bar = value' in the config file (flag > environment > file > default).\n"
+    "Durations take a unit (90s, 10m, 2h, 7d); a bare number means seconds.\n"
+    "Exit codes: 0 ok, 1 failed (monitor: warning), 2 critical, 3 unknown, 64 bad command\n"
+    "line, 69 service unavailable, 70 internal error, 74 file error, 75 temporary failure\n"
+    "(retry later), 78 configuration error.";
+
+std::string host_name() {
+    char buffer[256] = {};
+    if (gethostname(buffer, sizeof buffer - 1) != 0) {
+        return "unknown";
+    }
+    return buffer;
+}
+
+std::string format_time(db::TimePoint value) {
+    std::time_t t = std::chrono::system_clock::to_time_t(value);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+std::string join_args(const std::vector<std::string>& args) {
+    std::string out;
+    for (const auto& arg : args) {
+        if (!out.empty()) {
+            out += ' ';
+        }
+        out += arg;
+    }
+    return out;
+}
+
+void log_error(const std::string& message, const std::string& hint) {
+    if (hint.empty()) {
+        log::error("{}", message);
+    } else {
+        log::error("{}; hint: {}", message, hint);
+    }
+}
+
+std::string error_summary(const std::string& message, const std::string& hint) {
+    json::Writer w;
+    w.begin_object();
+    w.field("error", message);
+    if (!hint.empty()) {
+        w.field("hint", hint);
+    }
+    w.end_object();
+    return log::redact(w.take());
+}
+
+// Logging is configured from the environment before parsing, so errors about the command line
+// itself come out in the format the operator asked for.
+void configure_early_logging(const std::string& display) {
+    auto level = log::Level::info;
+    auto format = log::Format::text;
+    if (const char* text = std::getenv("EYE_LOG_LEVEL")) {
+        level = log::parse_level(text).value_or(level);
+    }
+    if (const char* text = std::getenv("EYE_LOG_FORMAT")) {
+        format = log::parse_format(text).value_or(format);
+    }
+    log::configure(level, format, display);
+}
+
+struct Parsed {
+    Config config;
+    std::unique_ptr<Invocation> invocation;
+    bool dry_run = false;
+    bool fail_if_locked = false;
+};
+
+// Parses the command line; returns an exit code when the run should end here (help, errors).
+std::optional<int> parse(const Command& command, const std::vector<std::string>& args,
+                         std::ostream& out, Parsed& parsed) {
+    std::string display = command.display_name();
+    std::string title = command.summary;
+    if (!command.description.empty()) {
+        title += "\n\n" + command.description;
+    }
+    CLI::App app(title, command.program.empty() ? "eye " + command.name : command.program);
+    app.config_formatter(std::make_shared<options::EnvFirstConfig>());
+    app.allow_config_extras(CLI::config_extras_mode::ignore);
+    std::string default_config =
+        std::filesystem::exists("/etc/eye/eye.conf") ? "/etc/eye/eye.conf" : std::string();
+    app.set_config("--config", default_config,
+                   "read settings from this INI/TOML file (default /etc/eye/eye.conf when "
+                   "present)")
+        ->envname("EYE_CONFIG")
+        ->type_name("FILE")
+        ->group("Common options");
+    app.footer(k_help_footer);
+    app.get_formatter()->column_width(34);
+
+    add_common_settings(app, parsed.config);
+    if (command.traits.writes) {
+        options::add_switch(app, "--dry-run", parsed.dry_run,
+                            "show what would be done; write nothing but this run's record");
+    }
+    if (command.traits.locked) {
+        options::add_switch(app, "--fail-if-locked", parsed.fail_if_locked,
+                            "exit 75 instead of 0 when another run holds the task's lock");
+    }
+    parsed.invocation = command.make();
+    parsed.invocation->add_options(app, parsed.config);
+
+    options::set_command_line(args);
+    try {
+        app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+    } catch (const CLI::CallForHelp&) {
+        out << app.help();
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        out << app.help("", CLI::AppFormatMode::All);
+        return 0;
+    } catch (const CLI::FileError& e) {
+        log_error(fmt::format("cannot read the config file: {}", e.what()),
+                  "pass --config with a readable file, or unset EYE_CONFIG");
+        return to_int(ExitCode::config);
+    } catch (const CLI::ParseError& e) {
+        std::string message = e.what();
+        if (!message.empty()) {
+            message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+        }
+        log_error(message, fmt::format("see '{} --help'", app.get_name()));
+        return to_int(ExitCode::usage);
+    }
+    return std::nullopt;
+}
+
+struct Run {
+    const Command& command;
+    const std::vector<std::string>& args;
+    Parsed& parsed;
+    std::ostream& out;
+    std::string display;
+    std::string host = host_name();
+    int pid = static_cast<int>(getpid());
+    std::optional<db::Session> session;
+    std::optional<std::int64_t> run_id;
+};
+
+// Connects as the command's traits ask; for an optional database a failure is kept for the task
+// to report.
+void connect(Run& run, Context& context) {
+    const auto& traits = run.command.traits;
+    if (traits.database == CommandTraits::Database::none) {
+        return;
+    }
+    db::ConnectOptions options;
+    options.url = run.parsed.config.database_url;
+    options.application_name = run_record::application_name(run.display);
+    options.time_zone = run.parsed.config.db_timezone;
+    options.statement_timeout = run.parsed.config.statement_timeout;
+    options.connect_timeout = run.parsed.config.connect_timeout;
+    try {
+        run.session = db::Session::connect(options);
+        context.db = &*run.session;
+    } catch (const Error& e) {
+        if (traits.database == CommandTraits::Database::required) {
+            throw;
+        }
+        context.connect_error = e.what();
+        if (!e.hint().empty()) {
+            context.connect_error += fmt::format("; hint: {}", e.hint());
+        }
+        context.connect_error_code = e.code();
+    }
+}
+
+const db::Statement k_now{"runner.now", "SELECT extract(epoch from now())"};
+
+Outcome execute(Run& run, Context& context) {
+    const auto& traits = run.command.traits;
+    connect(run, context);
+    int schema_version = 0;
+    if (context.db != nullptr) {
+        db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
+        context.now = db::from_epoch(tx.one(k_now)[0].as<double>());
+        schema_version = db::read_schema_status(tx).version;
+    } else {
+        context.now = std::chrono::system_clock::now();
+    }
+    if (traits.needs_schema && context.db != nullptr && schema_version < db::k_schema_version) {
+        throw ConfigError(
+            schema_version == 0
+                ? fmt::format("the database '{}' has no eye schema", context.db->description())
+                : fmt::format("the eye schema of '{}' is version {}, this eye needs {}",
+                              context.db->description(), schema_version, db::k_schema_version),
+            "run 'eye db:migrate' first");
+    }
+    bool can_record = traits.recorded && context.db != nullptr && schema_version >= 1;
+
+    if (traits.locked && context.db != nullptr &&
+        !run_record::try_lock(*context.db, run.command.task)) {
+        auto holder = run_record::find_lock_holder(*context.db, run.command.task);
+        log::info("skipped: {} is already running (host {}, pid {}, since {})", run.display,
+                  holder.host, holder.pid,
+                  holder.since ? format_time(*holder.since) : std::string("an unknown time"));
+        if (can_record) {
+            run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
+                              run.parsed.dry_run, RunStatus::skipped);
+        }
+        Outcome skipped;
+        skipped.status = RunStatus::skipped;
+        skipped.exit = run.parsed.fail_if_locked ? ExitCode::temp_fail : ExitCode::ok;
+        skipped.note = "another run holds the lock";
+        return skipped;
+    }
+    if (can_record) {
+        run.run_id = run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
+                                       run.parsed.dry_run);
+        if (traits.locked) {
+            if (auto closed =
+                    run_record::close_abandoned(*context.db, run.command.task, *run.run_id);
+                closed > 0) {
+                log::warning("marked {} earlier run(s) of {} that never finished as failed", closed,
+                             run.display);
+            }
+        }
+    }
+
+    std::string target =
+        context.db != nullptr ? context.db->description() : std::string("(not connected)");
+    log::info("{} begin: host={} pid={} database={}{}{}", run.display, run.host, run.pid, target,
+              run.args.empty() ? "" : " args=", join_args(run.args));
+    return run.parsed.invocation->run(context);
+}
+
+void finish_record(Run& run, const Outcome& outcome) {
+    if (!run.session || !run.run_id) {
+        return;
+    }
+    try {
+        run_record::finish(*run.session, *run.run_id, outcome);
+    } catch (const Error& e) {
+        log::warning("could not record the end of run {} in eye.runs: {}", *run.run_id, e.what());
+    }
+}
+
+}  // namespace
+
+std::string_view run_status_name(RunStatus status) {
+    switch (status) {
+        case RunStatus::ok:
+            return "ok";
+        case RunStatus::warning:
+            return "warning";
+        case RunStatus::failed:
+            return "failed";
+        case RunStatus::skipped:
+            return "skipped";
+    }
+    return "failed";
+}
+
+int run_command(const Command& command, const std::vector<std::string>& args, std::ostream& out) {
+    std::string display = command.display_name();
+    configure_early_logging(display);
+    Parsed parsed;
+    try {
+        if (auto done = parse(command, args, out, parsed)) {
+            return *done;
+        }
+        resolve_config(parsed.config);
+        if (auto conninfo = db::ConnInfo::parse(parsed.config.database_url); !conninfo) {
+            throw ConfigError(
+                fmt::format("invalid database URL: {}", log::redact(conninfo.error())),
+                "set EYE_DATABASE_URL to a URL such as postgresql://user@host:5432/dbname");
+        }
+    } catch (const Error& e) {
+        log_error(e.what(), e.hint());
+        return to_int(e.code());
+    }
+    log::configure(log::parse_level(parsed.config.log_level).value_or(log::Level::info),
+                   log::parse_format(parsed.config.log_format).value_or(log::Format::text),
+                   display);
+    log::add_secret(parsed.config.ai_token);
+    stop::install_handlers();
+
+    Run run{command, args, parsed, out, display, host_name(), static_cast<int>(getpid()), {}, {}};
+    Context context{parsed.config, out, display, command.task, nullptr, {},
+                    ExitCode::ok,  {},  false};
+    context.dry_run = parsed.dry_run;
+    auto started_wall = std::chrono::system_clock::now();
+    auto started = Clock::now();
+
+    std::optional<reporting::Pinger> pinger;
+    if (command.traits.recorded && !parsed.config.ping_url.empty()) {
+        pinger.emplace(parsed.config.ping_url, "eye-" + command.task);
+        pinger->start();
+    }
+
+    Outcome outcome;
+    try {
+        outcome = execute(run, context);
+    } catch (const Error& e) {
+        log_error(e.what(), e.hint());
+        outcome.exit = e.code();
+        outcome.status = RunStatus::failed;
+        outcome.summary_json = error_summary(e.what(), e.hint());
+    } catch (const std::exception& e) {
+        log_error(fmt::format("internal error: {}", e.what()),
+                  "this is a bug in eye; please report it with the log");
+        outcome.exit = ExitCode::software;
+        outcome.status = RunStatus::failed;
+        outcome.summary_json = error_summary(e.what(), {});
+    }
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+
+    if (outcome.status != RunStatus::skipped) {
+        finish_record(run, outcome);
+    }
+    if (command.traits.recorded && !parsed.config.metrics_dir.empty()) {
+        reporting::write_metrics(parsed.config.metrics_dir, command.task, {started_wall, elapsed},
+                                 outcome);
+    }
+    if (pinger) {
+        pinger->finish(outcome.exit);
+    }
+    if (outcome.status != RunStatus::skipped) {
+        std::string status(run_status_name(outcome.status));
+        if (outcome.exit != ExitCode::ok) {
+            status += fmt::format(" (exit {})", to_int(outcome.exit));
+        }
+        log::info("{} end: {} in {} ms{}", display, status, elapsed.count(),
+                  outcome.note.empty() ? "" : " (" + outcome.note + ")");
+    }
+    return to_int(outcome.exit);
+}
+
+const Command* find_command(std::string_view name) {
+    for (const auto& command : commands()) {
+        if (command.name == name) {
+            return &command;
+        }
+    }
+    return nullptr;
+}
+
+const Command* find_program(std::string_view program) {
+    for (const auto& command : commands()) {
+        if (!command.program.empty() && command.program == program) {
+            return &command;
+        }
+    }
+    return nullptr;
+}
+
+int run_program(std::string_view program, int argc, char** argv) {
+    const Command* command = find_program(program);
+    if (command == nullptr) {
+        std::cerr << fmt::format("{}: no such command in eye's command table\n", program);
+        return to_int(ExitCode::software);
+    }
+    return run_command(*command, std::vector<std::string>(argv + 1, argv + argc), std::cout);
+}
+
+namespace {
+
+void print_list(std::ostream& out) {
+    out << fmt::format("eye {}: keeps a self-hosted AI image library healthy and improving\n\n",
+                       EYE_VERSION);
+    out << "Usage: eye COMMAND [OPTIONS]    (eye help COMMAND for its options)\n\n";
+    out << "Commands:\n";
+    for (const auto& command : commands()) {
+        out << fmt::format("  {:<24} {:<15} {}\n", command.name, command.program, command.summary);
+    }
+}
+
+}  // namespace
+
+int run_umbrella(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    configure_early_logging("eye");
+    if (args.empty() || args[0] == "list" || args[0] == "--help" || args[0] == "-h") {
+        print_list(std::cout);
+        return 0;
+    }
+    if (args[0] == "--version" || args[0] == "version") {
+        std::cout << "eye " << EYE_VERSION << "\n";
+        return 0;
+    }
+    if (args[0] == "help") {
+        if (args.size() < 2) {
+            print_list(std::cout);
+            return 0;
+        }
+        const Command* command = find_command(args[1]);
+        if (command == nullptr) {
+            command = find_program(args[1]);
+        }
+        if (command == nullptr) {
+            log_error(fmt::format("unknown command '{}'", args[1]), "see 'eye list'");
+            return to_int(ExitCode::usage);
+        }
+        return run_command(*command, {"--help"}, std::cout);
+    }
+    const Command* command = find_command(args[0]);
+    if (command == nullptr) {
+        log_error(fmt::format("unknown command '{}'", args[0]), "see 'eye list'");
+        return to_int(ExitCode::usage);
+    }
+    return run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()), std::cout);
+}
+
+}  // namespace eye

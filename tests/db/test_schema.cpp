@@ -1,0 +1,221 @@
+#include <cmath>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "eye/core/error.hpp"
+#include "eye/db/conninfo.hpp"
+#include "eye/db/schema.hpp"
+#include "support/database.hpp"
+
+using eye::db::EmbeddingColumn;
+using eye::testing::TestDatabase;
+
+namespace {
+
+// Everything about the schema that a migration could change: tables, columns, types, defaults,
+// indexes and constraints, as one text to compare.
+std::string schema_fingerprint(const TestDatabase& db) {
+    return db.query_value(R"sql(
+SELECT md5(string_agg(line, E'\n' ORDER BY line)) FROM (
+    SELECT format('col %s.%s.%s %s %s %s', table_schema, table_name, column_name, data_type,
+                  is_nullable, coalesce(column_default, '')) AS line
+    FROM information_schema.columns WHERE table_schema IN ('public', 'eye')
+    UNION ALL
+    SELECT format('idx %s %s', schemaname, indexdef) FROM pg_indexes
+    WHERE schemaname IN ('public', 'eye')
+    UNION ALL
+    SELECT format('con %s %s', c.conname, pg_get_constraintdef(c.oid)) FROM pg_constraint c
+    JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname IN ('public', 'eye')
+) lines)sql");
+}
+
+// Upstream Avinash-EYE's table as its Laravel migrations leave it, with extra columns eye does not
+// know, Laravel's varchar/json types, timestamp(0), and user_id NOT NULL.
+void create_upstream_media_files(const TestDatabase& db, const std::string& embedding_type) {
+    db.execute(R"sql(
+CREATE TABLE media_files (
+    id bigserial PRIMARY KEY,
+    user_id bigint NOT NULL,
+    media_type varchar(255) NOT NULL,
+    file_path varchar(255) NOT NULL,
+    original_filename varchar(255),
+    mime_type varchar(255),
+    file_size bigint,
+    file_hash varchar(255),
+    description text,
+    detailed_description text,
+    meta_tags json,
+    face_count integer NOT NULL DEFAULT 0,
+    face_encodings json,
+    objects_detected jsonb,
+    dominant_colors jsonb,
+    image_quality jsonb,
+    quality_tier varchar(20),
+    phash varchar(16),
+    dhash varchar(16),
+    width integer,
+    height integer,
+    is_favorite boolean NOT NULL DEFAULT false,
+    album varchar(255),
+    processing_status varchar(255) NOT NULL DEFAULT 'pending'
+        CHECK (processing_status IN ('pending', 'processing', 'completed', 'failed')),
+    processing_started_at timestamp(0) without time zone,
+    processing_completed_at timestamp(0) without time zone,
+    processing_error text,
+    processing_attempts integer NOT NULL DEFAULT 0,
+    created_at timestamp(0) without time zone,
+    updated_at timestamp(0) without time zone,
+    deleted_at timestamp(0) without time zone
+))sql");
+    db.execute("ALTER TABLE media_files ADD COLUMN embedding " + embedding_type);
+    db.execute(R"sql(
+INSERT INTO media_files (user_id, media_type, file_path, description, meta_tags,
+                         processing_status, album, created_at, updated_at)
+SELECT 1, 'image', 'storage/app/public/p' || g || '.jpg', 'photo ' || g, '["a","b"]',
+       'completed', 'holiday', now(), now()
+FROM generate_series(1, 50) g)sql");
+}
+
+std::string column_layout(const TestDatabase& db) {
+    return db.query_value(
+        "SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' "
+        "ORDER BY ordinal_position) FROM information_schema.columns "
+        "WHERE table_name = 'media_files' AND table_schema = 'public'");
+}
+
+}  // namespace
+
+TEST_CASE("db:migrate on an empty database creates media_files and schema eye") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    auto report = eye::db::migrate(session, {});
+    CHECK(report.from_version == 0);
+    CHECK(report.to_version == eye::db::k_schema_version);
+    CHECK(report.created_media_files);
+    for (const char* table :
+         {"eye.schema_version", "eye.jobs", "eye.failed_jobs", "eye.runs", "eye.workers",
+          "eye.media_state", "eye.models", "public.media_files"}) {
+        INFO(table);
+        CHECK(db.query_value(std::string("SELECT to_regclass('") + table + "') IS NOT NULL") ==
+              "t");
+    }
+    CHECK(db.query_value("SELECT max(version) FROM eye.schema_version") ==
+          std::to_string(eye::db::k_schema_version));
+    CHECK(db.query_value("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'eye_media%'") ==
+          "2");
+}
+
+TEST_CASE("db:migrate twice in a row changes nothing the second time") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    auto before = schema_fingerprint(db);
+    auto second = eye::db::migrate(session, {});
+    CHECK(second.steps.empty());
+    CHECK_FALSE(second.created_media_files);
+    CHECK(schema_fingerprint(db) == before);
+}
+
+TEST_CASE("db:migrate --dry-run lists the steps and writes nothing") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    auto before = schema_fingerprint(db);
+    eye::db::MigrationOptions options;
+    options.dry_run = true;
+    auto report = eye::db::migrate(session, options);
+    CHECK_FALSE(report.steps.empty());
+    CHECK(schema_fingerprint(db) == before);
+    CHECK(db.query_value("SELECT to_regclass('eye.jobs') IS NULL") == "t");
+}
+
+TEST_CASE("db:migrate leaves an existing upstream media_files' columns and rows alone") {
+    TestDatabase db(false);
+    std::string type = eye::testing::server_has_pgvector() ? "vector(512)" : "real[]";
+    if (type == "vector(512)") {
+        db.execute("CREATE EXTENSION vector");
+    }
+    create_upstream_media_files(db, type);
+    auto columns = column_layout(db);
+    auto rows =
+        db.query_value("SELECT md5(string_agg(m::text, '' ORDER BY id)) FROM media_files m");
+
+    auto session = db.connect();
+    auto report = eye::db::migrate(session, {});
+    CHECK_FALSE(report.created_media_files);
+    CHECK(column_layout(db) == columns);
+    CHECK(db.query_value("SELECT md5(string_agg(m::text, '' ORDER BY id)) FROM media_files m") ==
+          rows);
+    CHECK(report.embedding.type_name == type);
+    // eye's own index on the upstream table, so the stuck-image check stays fast at scale
+    CHECK(db.query_value("SELECT count(*) FROM pg_indexes WHERE tablename = 'media_files' "
+                         "AND indexname = 'eye_media_files_processing'") == "1");
+}
+
+TEST_CASE("the embedding column is vector(512) where pgvector can be created") {
+    if (!eye::testing::server_has_pgvector()) {
+        FAIL("this PostgreSQL server has no pgvector; scripts/setup builds it (--pgvector)");
+    }
+    TestDatabase db(false);
+    auto session = db.connect();
+    auto report = eye::db::migrate(session, {});
+    CHECK(report.embedding.kind == EmbeddingColumn::Kind::vector);
+    CHECK(report.embedding.dimensions == 512);
+    CHECK(report.embedding.type_name == "vector(512)");
+}
+
+// A login role that exists for one test.
+struct TestRole {
+    explicit TestRole(std::string role_name) : name(std::move(role_name)) {
+        admin("DROP ROLE IF EXISTS " + name);
+        admin("CREATE ROLE " + name + " LOGIN");
+    }
+    ~TestRole() { admin("DROP ROLE IF EXISTS " + name); }
+    static void admin(const std::string& sql) {
+        pqxx::connection conn(eye::testing::admin_url());
+        pqxx::nontransaction tx(conn);
+        tx.exec(sql);
+    }
+    std::string name;
+};
+
+TEST_CASE("the embedding column falls back to real[] when the vector extension cannot be made") {
+    // pgvector is not a trusted extension: a role without superuser cannot create it
+    TestRole owner("eye_test_plain_" + std::to_string(getpid()));
+    TestDatabase db(false);
+    const std::string& role = owner.name;
+    db.execute("GRANT ALL ON SCHEMA public TO " + role);
+    db.execute("GRANT CREATE ON DATABASE " + db.name() + " TO " + role);
+    auto url = eye::db::ConnInfo::parse(db.url())->with("user", role).to_string();
+    eye::db::ConnectOptions options;
+    options.url = url;
+    auto session = eye::db::Session::connect(options);
+    auto report = eye::db::migrate(session, {});
+    CHECK(report.embedding.kind == EmbeddingColumn::Kind::real_array);
+    CHECK(report.embedding.type_name == "real[]");
+    CHECK(db.query_value("SELECT count(*) FROM pg_extension WHERE extname = 'vector'") == "0");
+}
+
+TEST_CASE("embedding literals match the column and refuse a vector of the wrong length") {
+    EmbeddingColumn vector{EmbeddingColumn::Kind::vector, 3, "vector(3)"};
+    CHECK(eye::db::embedding_literal(vector, {0.5f, -1.0f, 2.0f}) == "[0.5,-1,2]");
+    CHECK_THROWS_AS(eye::db::embedding_literal(vector, {0.5f, 1.0f}), eye::Error);
+    EmbeddingColumn array{EmbeddingColumn::Kind::real_array, 0, "real[]"};
+    CHECK(eye::db::embedding_literal(array, {0.25f, 1.0f}) == "{0.25,1}");
+    CHECK_THROWS_AS(eye::db::embedding_literal(array, {std::nanf("")}), eye::Error);
+}
+
+TEST_CASE("a vector literal of the right length is stored and read back by the database") {
+    TestDatabase db;
+    auto session = db.connect();
+    eye::db::Transaction tx(session);
+    auto column = eye::db::read_embedding_column(tx);
+    std::vector<float> values(static_cast<std::size_t>(column.dimensions ? column.dimensions : 512),
+                              0.0f);
+    values[0] = 1.0f;
+    auto literal = eye::db::embedding_literal(column, values);
+    tx.run_sql("insert", "INSERT INTO media_files (file_path, embedding) VALUES ('a.jpg', '" +
+                             literal + "')");
+    tx.commit();
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE embedding IS NOT NULL") == "1");
+}
