@@ -131,6 +131,11 @@ public:
         return none_impl(statement, {to_param(args)...});
     }
 
+    // Any number of rows, for statements whose parameter list is built at run time.
+    pqxx::result many_with(const Statement& statement, const std::vector<Param>& params) {
+        return execute_prepared(statement, params);
+    }
+
     // Unprepared SQL without parameters, for schema changes and session settings.
     pqxx::result run_sql(std::string_view what, const std::string& sql);
 

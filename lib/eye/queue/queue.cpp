@@ -49,7 +49,8 @@ WITH stale AS (
     UPDATE media_files m
     SET processing_status = CASE WHEN e.previous_status = 'completed' THEN 'completed'
                                  ELSE 'failed' END,
-        processing_error = 'Analysis failed: the worker stopped sending heartbeats',
+        processing_error = CASE WHEN e.previous_status = 'completed' THEN m.processing_error
+                                ELSE 'Analysis failed: the worker stopped sending heartbeats' END,
         updated_at = $2::timestamptz::timestamp
     FROM exhausted e
     WHERE m.id = e.media_id AND m.processing_status = 'processing'
@@ -73,7 +74,233 @@ SELECT (SELECT count(*) FROM requeued), (SELECT count(*) FROM failed),
        (SELECT count(*) FROM state), (SELECT count(*) FROM wake)
 )sql"};
 
+const db::Statement k_enqueue{"queue.enqueue",
+                              R"sql(
+WITH wanted AS (
+    SELECT DISTINCT unnest($1::bigint[]) AS media_id
+), inserted AS (
+    INSERT INTO eye.jobs (media_id, kind, reason, priority, max_attempts, available_at, created_at)
+    SELECT media_id, 'analyze', $2, $3::int, $4::int, $5::timestamptz, $5::timestamptz FROM wanted
+    ON CONFLICT (media_id, kind) WHERE status IN ('queued', 'running') DO NOTHING
+    RETURNING id
+), wake AS (
+    SELECT pg_notify('eye_jobs', '') FROM (SELECT 1 FROM inserted LIMIT 1) any_inserted
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM wanted), (SELECT count(*) FROM wake)
+)sql"};
+
+// The image's status to return to if this attempt does not finish: 'processing' left behind by
+// someone else counts as what it was before that.
+const db::Statement k_claim{"queue.claim",
+                            R"sql(
+WITH picked AS (
+    SELECT id FROM eye.jobs
+    WHERE status = 'queued' AND available_at <= $3::timestamptz
+    ORDER BY priority, available_at, id
+    LIMIT $2::int
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE eye.jobs j
+    SET status = 'running', attempts = j.attempts + 1, max_attempts = $4::int,
+        started_at = $3::timestamptz, heartbeat_at = $3::timestamptz, worker_id = $1,
+        previous_status = coalesce((
+            SELECT CASE WHEN m.processing_status <> 'processing' THEN m.processing_status
+                        WHEN m.processing_completed_at IS NOT NULL THEN 'completed'
+                        ELSE 'pending' END
+            FROM media_files m WHERE m.id = j.media_id), 'pending')
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.id, j.media_id, j.kind, j.attempts, j.max_attempts, j.previous_status
+), media AS (
+    UPDATE media_files m
+    SET processing_status = 'processing', processing_started_at = $3::timestamptz::timestamp,
+        processing_attempts = coalesce(m.processing_attempts, 0) + 1,
+        updated_at = $3::timestamptz::timestamp
+    FROM claimed c
+    WHERE m.id = c.media_id AND m.deleted_at IS NULL
+    RETURNING m.id, m.file_path, m.mime_type
+)
+SELECT c.id, c.media_id, c.kind, c.attempts, c.max_attempts, c.previous_status,
+       media.file_path, media.mime_type, media.id IS NULL
+FROM claimed c LEFT JOIN media ON media.id = c.media_id
+ORDER BY c.id
+)sql"};
+
+const db::Statement k_heartbeat{
+    "queue.heartbeat",
+    "UPDATE eye.jobs SET heartbeat_at = $3::timestamptz "
+    "WHERE id = ANY($2::bigint[]) AND status = 'running' AND worker_id = $1 "
+    "RETURNING id"};
+
+const db::Statement k_complete{
+    "queue.complete",
+    "UPDATE eye.jobs SET status = 'completed', finished_at = $3::timestamptz, "
+    "       heartbeat_at = $3::timestamptz, last_error = NULL "
+    "WHERE id = $1 AND status = 'running' AND worker_id = $2"};
+
+// $1 job, $2 worker, $3 error, $4 due time of the retry, $5 now
+const db::Statement k_retry{"queue.retry",
+                            R"sql(
+WITH job AS (
+    UPDATE eye.jobs
+    SET status = 'queued', available_at = $4::timestamptz, worker_id = NULL, started_at = NULL,
+        heartbeat_at = NULL, last_error = $3
+    WHERE id = $1 AND status = 'running' AND worker_id = $2
+    RETURNING media_id, previous_status
+), media AS (
+    UPDATE media_files m
+    SET processing_status = job.previous_status,
+        processing_error = CASE WHEN job.previous_status = 'completed' THEN m.processing_error
+                                ELSE $3 END,
+        updated_at = $5::timestamptz::timestamp
+    FROM job
+    WHERE m.id = job.media_id AND m.processing_status = 'processing'
+    RETURNING m.id
+)
+SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM media)
+)sql"};
+
+// $1 job, $2 worker, $3 error, $4 now
+const db::Statement k_give_up{"queue.give_up",
+                              R"sql(
+WITH job AS (
+    DELETE FROM eye.jobs
+    WHERE id = $1 AND status = 'running' AND worker_id = $2
+    RETURNING *
+), failed AS (
+    INSERT INTO eye.failed_jobs (job_id, kind, media_id, attempts, reason, error, worker_id,
+                                 created_at, failed_at)
+    SELECT id, kind, media_id, attempts, reason, $3, worker_id, created_at, $4::timestamptz
+    FROM job
+    RETURNING media_id
+), media AS (
+    UPDATE media_files m
+    SET processing_status = CASE WHEN job.previous_status = 'completed' THEN 'completed'
+                                 ELSE 'failed' END,
+        processing_error = CASE WHEN job.previous_status = 'completed' THEN m.processing_error
+                                ELSE $3 END,
+        updated_at = $4::timestamptz::timestamp
+    FROM job
+    WHERE m.id = job.media_id AND m.processing_status = 'processing'
+    RETURNING m.id
+), state AS (
+    INSERT INTO eye.media_state AS s (media_id, status, failed_at, consecutive_failures,
+                                      last_error, updated_at)
+    SELECT media_id, 'failed', $4::timestamptz, 1, $3, $4::timestamptz FROM job
+    ON CONFLICT (media_id) DO UPDATE
+    SET status = 'failed', failed_at = excluded.failed_at,
+        consecutive_failures = s.consecutive_failures + 1, last_error = excluded.last_error,
+        updated_at = excluded.updated_at
+    RETURNING media_id
+)
+SELECT (SELECT count(*) FROM failed), (SELECT count(*) FROM media), (SELECT count(*) FROM state)
+)sql"};
+
+const db::Statement k_release{"queue.release",
+                              R"sql(
+WITH job AS (
+    UPDATE eye.jobs
+    SET status = 'queued', available_at = $3::timestamptz, worker_id = NULL, started_at = NULL,
+        heartbeat_at = NULL, attempts = greatest(attempts - 1, 0)
+    WHERE id = ANY($1::bigint[]) AND status = 'running' AND worker_id = $2
+    RETURNING media_id, previous_status
+), media AS (
+    UPDATE media_files m
+    SET processing_status = job.previous_status, updated_at = $3::timestamptz::timestamp
+    FROM job
+    WHERE m.id = job.media_id AND m.processing_status = 'processing'
+    RETURNING m.id
+), wake AS (
+    SELECT pg_notify('eye_jobs', '') FROM (SELECT 1 FROM job LIMIT 1) any_released
+)
+SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM media), (SELECT count(*) FROM wake)
+)sql"};
+
+const db::Statement k_drop_missing{
+    "queue.drop_missing",
+    "UPDATE eye.jobs SET status = 'completed', finished_at = $3::timestamptz, "
+    "       last_error = 'the image no longer exists' "
+    "WHERE id = $1 AND status = 'running' AND worker_id = $2"};
+
 }  // namespace
+
+Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids,
+                 const EnqueueOptions& options, db::TimePoint now) {
+    if (media_ids.empty()) {
+        return {};
+    }
+    auto row =
+        tx.one(k_enqueue, media_ids, options.reason, options.priority, options.max_attempts, now);
+    Enqueued result;
+    result.queued = row[0].as<std::int64_t>();
+    result.already_queued = row[1].as<std::int64_t>() - result.queued;
+    return result;
+}
+
+std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
+                              db::TimePoint now, int max_attempts) {
+    std::vector<ClaimedJob> jobs;
+    for (const auto& row : tx.many(k_claim, worker_id, limit, now, max_attempts)) {
+        ClaimedJob job;
+        job.id = row[0].as<std::int64_t>();
+        job.media_id = row[1].as<std::int64_t>();
+        job.kind = row[2].as<std::string>();
+        job.attempts = row[3].as<int>();
+        job.max_attempts = row[4].as<int>();
+        job.previous_status = row[5].as<std::string>();
+        job.file_path = row[6].is_null() ? std::string() : row[6].as<std::string>();
+        job.mime_type = row[7].is_null() ? std::string() : row[7].as<std::string>();
+        job.media_missing = row[8].as<bool>();
+        jobs.push_back(std::move(job));
+    }
+    return jobs;
+}
+
+std::vector<std::int64_t> heartbeat(db::Transaction& tx, const std::string& worker_id,
+                                    const std::vector<std::int64_t>& job_ids, db::TimePoint now) {
+    std::vector<std::int64_t> held;
+    if (job_ids.empty()) {
+        return held;
+    }
+    for (const auto& row : tx.many(k_heartbeat, worker_id, job_ids, now)) {
+        held.push_back(row[0].as<std::int64_t>());
+    }
+    return held;
+}
+
+bool complete(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
+              db::TimePoint now) {
+    return tx.none(k_complete, job.id, worker_id, now) == 1;
+}
+
+FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
+                 FailureKind kind, const std::string& error, Milliseconds backoff,
+                 db::TimePoint now) {
+    FailOutcome outcome;
+    if (kind == FailureKind::temporary && job.attempts < job.max_attempts) {
+        auto row = tx.one(k_retry, job.id, worker_id, error, now + backoff, now);
+        outcome.held = row[0].as<std::int64_t>() == 1;
+        outcome.retried = outcome.held;
+        return outcome;
+    }
+    auto row = tx.one(k_give_up, job.id, worker_id, error, now);
+    outcome.held = row[0].as<std::int64_t>() == 1;
+    outcome.gave_up = outcome.held;
+    return outcome;
+}
+
+std::int64_t release(db::Transaction& tx, const std::vector<std::int64_t>& job_ids,
+                     const std::string& worker_id, db::TimePoint now) {
+    if (job_ids.empty()) {
+        return 0;
+    }
+    return tx.one(k_release, job_ids, worker_id, now)[0].as<std::int64_t>();
+}
+
+void drop_missing(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
+                  db::TimePoint now) {
+    tx.none(k_drop_missing, job.id, worker_id, now);
+}
 
 StuckJobs count_stale_jobs(db::Transaction& tx, db::TimePoint heartbeat_cutoff) {
     auto row = tx.one(k_count_stale, heartbeat_cutoff);

@@ -35,4 +35,76 @@ struct Rescue {
 // and is marked failed otherwise.
 Rescue rescue_stale_jobs(db::Transaction& tx, db::TimePoint now, db::TimePoint heartbeat_cutoff);
 
+struct Enqueued {
+    std::int64_t queued = 0;          // new jobs
+    std::int64_t already_queued = 0;  // images that had a queued or running job already
+};
+
+struct EnqueueOptions {
+    std::string reason;  // why: "import", "reanalyze:oldest", "retry", ...
+    int priority = 100;  // lower runs first
+    int max_attempts = 3;
+};
+
+// Queues one analysis job per image in one statement, skipping images that have one queued or
+// running, and wakes idle workers (NOTIFY).
+Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids,
+                 const EnqueueOptions& options, db::TimePoint now);
+
+// A job a worker claimed, with what it needs of its image. `file_path` is empty when the image
+// was deleted (soft or hard) after the job was queued.
+struct ClaimedJob {
+    std::int64_t id = 0;
+    std::int64_t media_id = 0;
+    std::string kind;
+    int attempts = 0;  // including this one
+    int max_attempts = 0;
+    std::string previous_status;  // the image's status before this claim
+    std::string file_path;
+    std::string mime_type;
+    bool media_missing = false;
+};
+
+// Claims up to `limit` due jobs in one statement (FOR UPDATE SKIP LOCKED, by priority, due time,
+// id): each becomes running with a fresh heartbeat and one more attempt, allowed `max_attempts`
+// in all (the worker's --tries), and its image becomes 'processing' with processing_started_at
+// and processing_attempts + 1.
+std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
+                              db::TimePoint now, int max_attempts);
+
+// Refreshes the heartbeat of the worker's running jobs; returns the ids it still holds (a job
+// missing from the answer was rescued from this worker and must not be written).
+std::vector<std::int64_t> heartbeat(db::Transaction& tx, const std::string& worker_id,
+                                    const std::vector<std::int64_t>& job_ids, db::TimePoint now);
+
+// Marks the job completed if this worker still holds it; false means it was taken away (the
+// caller must then roll back everything it wrote for the job).
+bool complete(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
+              db::TimePoint now);
+
+enum class FailureKind { temporary, permanent };
+
+struct FailOutcome {
+    bool held = false;     // false: the job was no longer this worker's; nothing was changed
+    bool retried = false;  // back in the queue, due after the backoff
+    bool gave_up = false;  // moved to eye.failed_jobs
+};
+
+// Records a failed attempt. A temporary failure with attempts left goes back to the queue, due
+// after `backoff`, and the image returns to its previous status. Otherwise the job moves to
+// eye.failed_jobs, the image becomes 'failed' with the error (but keeps 'completed' and its
+// results when an earlier analysis was good), and eye.media_state counts the failure.
+FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
+                 FailureKind kind, const std::string& error, Milliseconds backoff,
+                 db::TimePoint now);
+
+// Gives jobs back to the queue untried (a worker stopping): the attempt is not counted and the
+// images return to their previous status. Returns how many were released.
+std::int64_t release(db::Transaction& tx, const std::vector<std::int64_t>& job_ids,
+                     const std::string& worker_id, db::TimePoint now);
+
+// The job a worker claimed for an image that no longer exists: completed without analysis.
+void drop_missing(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
+                  db::TimePoint now);
+
 }  // namespace eye::queue

@@ -1,6 +1,10 @@
 #include "eye/runner/runner.hpp"
+#include "eye/tasks/import.hpp"
 #include "eye/tasks/migrate.hpp"
 #include "eye/tasks/monitor.hpp"
+#include "eye/tasks/queue_failed.hpp"
+#include "eye/tasks/queue_retry.hpp"
+#include "eye/tasks/worker.hpp"
 
 namespace eye {
 
@@ -15,6 +19,28 @@ const std::vector<Command>& commands() {
          "(unknown) by the worst check, as Nagios and Icinga expect.",
          "*/5 * * * *", "--fix", CommandTraits{Database::optional, false, true, true, true},
          make_task<tasks::MonitorOptions>(tasks::add_monitor_options, tasks::run_monitor)},
+        {"queue:work", "eye-worker", "worker", "process analysis jobs from the queue",
+         "Claims jobs from eye.jobs and analyzes their images with the configured analyzer "
+         "(builtin, avinash or ollama), writing every result in one transaction per job. Stops "
+         "after --max-jobs or --max-time (0 = no limit), or with --stop-when-empty; on SIGTERM "
+         "it claims nothing more and finishes the jobs in hand within --grace, or gives them "
+         "back. Run it under a supervisor that restarts it.",
+         "", "", CommandTraits{Database::required, true, false, true, false},
+         make_task<tasks::WorkerOptions>(tasks::add_worker_options, tasks::run_worker)},
+        {"media:import", "", "media:import", "register image files and queue their analysis",
+         "Registers JPEG and PNG files (directories are searched recursively) under "
+         "EYE_MEDIA_ROOT as media_files rows, with file_path relative to the root, and queues "
+         "one analysis job for each. A file whose content is registered already is skipped.",
+         "", "", CommandTraits{Database::required, true, true, true, true},
+         make_task<tasks::ImportOptions>(tasks::add_import_options, tasks::run_import)},
+        {"queue:failed", "", "queue:failed", "list the jobs that failed for good", "", "", "",
+         CommandTraits{Database::required, true, false, false, false},
+         make_task<tasks::QueueFailedOptions>(tasks::add_queue_failed_options,
+                                              tasks::run_queue_failed)},
+        {"queue:retry", "", "queue:retry", "put failed jobs back in the queue: ID... or all", "",
+         "", "", CommandTraits{Database::required, true, false, true, true},
+         make_task<tasks::QueueRetryOptions>(tasks::add_queue_retry_options,
+                                             tasks::run_queue_retry)},
         {"db:migrate", "", "db:migrate", "create or upgrade the database schema (idempotent)",
          "Creates schema eye and its tables, and media_files when the database has none "
          "(standalone use). An existing Avinash-EYE media_files keeps its columns and rows; "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <optional>
 #include <utility>
 
@@ -205,6 +206,90 @@ ServiceResult<std::vector<std::string>> OllamaClient::show(std::string_view mode
         }
     }
     return capabilities;
+}
+
+ServiceResult<GenerateResponse> OllamaClient::generate(const GenerateRequest& generate) {
+    json::Writer body;
+    body.begin_object();
+    body.field("model", generate.model);
+    body.field("prompt", generate.prompt);
+    body.key("images");
+    body.begin_array();
+    for (const auto& image : generate.images) {
+        body.value(image);
+    }
+    body.end_array();
+    body.field("stream", false);
+    if (!generate.format_json.empty()) {
+        body.raw_field("format", generate.format_json);
+    }
+    if (generate.temperature) {
+        body.key("options");
+        body.begin_object();
+        body.field("temperature", *generate.temperature);
+        body.end_object();
+    }
+    body.end_object();
+
+    auto generate_request = request("POST", "/api/generate", body.take());
+    std::string call = describe_call(generate_request.method, generate_request.url);
+    auto document = call_json(m_client, generate_request, m_retry);
+    if (!document) {
+        return tl::make_unexpected(std::move(document.error()));
+    }
+    auto text = json::get_string(*document, "response");
+    if (!text) {
+        return tl::make_unexpected(bad_response(call, "no string 'response' in the answer"));
+    }
+    if (!json::get_bool(*document, "done").value_or(false)) {
+        return tl::make_unexpected(bad_response(call, "the answer is not 'done'"));
+    }
+    GenerateResponse response;
+    response.model = json::get_string(*document, "model").value_or(generate.model);
+    response.response = std::move(*text);
+    response.done_reason = json::get_string(*document, "done_reason").value_or("");
+    response.total_duration_ns = json::get_int(*document, "total_duration").value_or(0);
+    response.eval_count = json::get_int(*document, "eval_count").value_or(0);
+    return response;
+}
+
+ServiceResult<std::vector<float>> OllamaClient::embed(std::string_view model,
+                                                      std::string_view input) {
+    json::Writer body;
+    body.begin_object();
+    body.field("model", model);
+    body.field("input", input);
+    body.end_object();
+
+    auto embed_request = request("POST", "/api/embed", body.take());
+    std::string call = describe_call(embed_request.method, embed_request.url);
+    auto document = call_json(m_client, embed_request, m_retry);
+    if (!document) {
+        return tl::make_unexpected(std::move(document.error()));
+    }
+    const auto* embeddings = json::member(*document, "embeddings");
+    if (embeddings == nullptr || !embeddings->IsArray() || embeddings->Empty() ||
+        !(*embeddings)[0].IsArray() || (*embeddings)[0].Empty()) {
+        return tl::make_unexpected(
+            bad_response(call, "no non-empty array 'embeddings'[0] in the answer"));
+    }
+    const auto& first = (*embeddings)[0];
+    std::vector<float> values;
+    values.reserve(first.Size());
+    for (rapidjson::SizeType i = 0; i < first.Size(); ++i) {
+        if (!first[i].IsNumber()) {
+            return tl::make_unexpected(
+                bad_response(call, fmt::format("'embeddings'[0][{}] is not a number", i)));
+        }
+        // a double such as 1e39 is finite, but not as the float a vector column holds
+        auto value = static_cast<float>(first[i].GetDouble());
+        if (!std::isfinite(value)) {
+            return tl::make_unexpected(bad_response(
+                call, fmt::format("'embeddings'[0][{}] is not a finite 32-bit float", i)));
+        }
+        values.push_back(value);
+    }
+    return values;
 }
 
 std::string normalize_model_name(std::string_view name) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,23 @@ namespace eye::services {
 // "verifying sha256 digest", "success", ...) and byte counts, 0 when the line has none.
 using PullProgress =
     std::function<void(std::string_view status, std::int64_t completed, std::int64_t total)>;
+
+// POST /api/generate, answered whole ("stream": false).
+struct GenerateRequest {
+    std::string model;
+    std::string prompt;
+    std::vector<std::string> images;    // base64-encoded image files, as Ollama takes them
+    std::string format_json;            // a JSON schema (or "\"json\""), as JSON text; "": none
+    std::optional<double> temperature;  // sent in "options" when set
+};
+
+struct GenerateResponse {
+    std::string model;
+    std::string response;     // the model's text; with a format, JSON to parse
+    std::string done_reason;  // "stop", "length", ...; "" when not reported
+    std::int64_t total_duration_ns = 0;
+    std::int64_t eval_count = 0;  // tokens generated
+};
 
 class OllamaClient {
 public:
@@ -48,6 +66,16 @@ public:
     // when the server is too old to report them. A model that is not installed is http_status
     // 404.
     ServiceResult<std::vector<std::string>> show(std::string_view model);
+
+    // POST /api/generate with "stream": false. A 2xx that is not a JSON object with a string
+    // "response" and "done": true is bad_response. A model that is not installed is http_status
+    // 404, a busy server 503 ("server busy, please try again..."), each with Ollama's {"error"}.
+    ServiceResult<GenerateResponse> generate(const GenerateRequest& generate);
+
+    // POST /api/embed {"model", "input"}: the embedding of one text, "embeddings"[0]. A 2xx
+    // without a non-empty array of numbers there, or with a number that is not finite as a
+    // 32-bit float, is bad_response. Errors otherwise as generate().
+    ServiceResult<std::vector<float>> embed(std::string_view model, std::string_view input);
 
 private:
     http::Request request(std::string method, std::string_view path, std::string body = {}) const;

@@ -1,0 +1,146 @@
+#include "eye/db/media.hpp"
+
+#include <functional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "eye/core/error.hpp"
+#include "eye/json/json.hpp"
+
+namespace eye::db {
+namespace {
+
+// The result columns in parameter order, from $2 on ($1 is the id, the last one "now").
+constexpr const char* k_result_columns[] = {
+    "description",
+    "detailed_description",
+    "meta_tags",
+    "embedding",
+    "face_count",
+    "face_encodings",
+    "dominant_colors",
+    "image_quality",
+    "quality_tier",
+    "phash",
+    "dhash",
+    "objects_detected",
+    "scene_classification",
+    "extracted_text",
+    "width",
+    "height",
+    "mime_type",
+    "file_size",
+    "file_hash",
+};
+
+const Statement k_media_columns{
+    "media.columns",
+    "SELECT a.attname FROM pg_attribute a "
+    "WHERE a.attrelid = to_regclass('media_files') AND a.attnum > 0 AND NOT a.attisdropped"};
+
+const Statement k_upsert_state{
+    "media.upsert_state",
+    "INSERT INTO eye.media_state AS s (media_id, analyzer, model_version, status, analyzed_at, "
+    "                                  consecutive_failures, last_error, updated_at) "
+    "VALUES ($1, $2, $3, 'completed', $4::timestamptz, 0, NULL, $4::timestamptz) "
+    "ON CONFLICT (media_id) DO UPDATE "
+    "SET analyzer = excluded.analyzer, model_version = excluded.model_version, "
+    "    status = 'completed', analyzed_at = excluded.analyzed_at, consecutive_failures = 0, "
+    "    last_error = NULL, updated_at = excluded.updated_at"};
+
+std::string tags_json(const std::vector<std::string>& tags) {
+    json::Writer w;
+    w.begin_array();
+    for (const auto& tag : tags) {
+        w.value(tag);
+    }
+    w.end_array();
+    return w.take();
+}
+
+}  // namespace
+
+MediaTable MediaTable::read(Transaction& tx) {
+    MediaTable table;
+    for (const auto& row : tx.many(k_media_columns)) {
+        table.m_columns.insert(row[0].as<std::string>());
+    }
+    table.m_embedding = read_embedding_column(tx);
+
+    // one statement for this table's columns: SET col = coalesce($n, col) leaves a column
+    // alone when the analyzer gave nothing for it, and lets the server type each parameter
+    std::string sets;
+    int parameter = 2;
+    for (const char* column : k_result_columns) {
+        if (table.has(column)) {
+            sets += fmt::format("{} = coalesce(${}, {}), ", column, parameter++, column);
+        }
+    }
+    std::string now = fmt::format("${}::timestamptz", parameter);
+    sets += fmt::format("processing_status = 'completed', processing_completed_at = {}::timestamp",
+                        now);
+    for (const char* column : {"processing_error"}) {
+        if (table.has(column)) {
+            sets += fmt::format(", {} = NULL", column);
+        }
+    }
+    if (table.has("updated_at")) {
+        sets += fmt::format(", updated_at = {}::timestamp", now);
+    }
+    table.m_update_sql = fmt::format("UPDATE media_files SET {} WHERE id = $1", sets);
+    table.m_update_name =
+        fmt::format("media.write_analysis.{:x}", std::hash<std::string>{}(table.m_update_sql));
+    return table;
+}
+
+void MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
+                                const analyzers::AnalysisResult& result, TimePoint now) const {
+    std::optional<std::string> embedding;
+    if (result.embedding && has("embedding")) {
+        embedding = embedding_literal(m_embedding, *result.embedding);
+    }
+    bool faces = result.face_encodings_json.has_value();
+    std::optional<std::string> tags;
+    if (!result.meta_tags.empty()) {
+        tags = tags_json(result.meta_tags);
+    }
+    // in k_result_columns' order
+    const Param values[] = {result.description,
+                            result.detailed_description,
+                            tags,
+                            embedding,
+                            faces ? to_param(result.face_count) : std::nullopt,
+                            result.face_encodings_json,
+                            result.dominant_colors_json,
+                            result.image_quality_json,
+                            result.quality_tier,
+                            result.phash,
+                            result.dhash,
+                            result.objects_detected_json,
+                            result.scene_classification_json,
+                            result.extracted_text,
+                            to_param(result.width),
+                            to_param(result.height),
+                            result.mime_type,
+                            to_param(result.file_size),
+                            result.file_hash};
+    static_assert(std::size(values) == std::size(k_result_columns));
+    std::vector<Param> params{to_param(media_id)};
+    for (std::size_t i = 0; i < std::size(k_result_columns); ++i) {
+        if (has(k_result_columns[i])) {
+            params.push_back(values[i]);
+        }
+    }
+    params.push_back(to_param(now));
+    Statement update{m_update_name.c_str(), m_update_sql.c_str()};
+    auto changed = tx.many_with(update, params).affected_rows();
+    if (changed != 1) {
+        throw Error(
+            ExitCode::software,
+            fmt::format("media_files row {} vanished while its analysis was written", media_id));
+    }
+    tx.none(k_upsert_state, media_id, result.analyzer, result.model_version, now);
+}
+
+}  // namespace eye::db

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "eye/analyzers/analyzer.hpp"
+#include "eye/db/schema.hpp"
+#include "eye/db/session.hpp"
+
+// Writing analyses into media_files, whichever version of upstream's table it is: eye reads the
+// table's columns once and writes only those that exist, in the types the catalog gives.
+namespace eye::db {
+
+class MediaTable {
+public:
+    // Reads the columns of media_files and the type of its embedding column.
+    static MediaTable read(Transaction& tx);
+
+    bool has(std::string_view column) const { return m_columns.count(std::string(column)) != 0; }
+    const EmbeddingColumn& embedding() const { return m_embedding; }
+
+    // Writes one analysis in the caller's transaction: every result column the table has (an
+    // empty optional leaves its column as it is; face data only when the analyzer reported
+    // faces), status 'completed' with processing_completed_at, and the image's eye.media_state
+    // row (analyzer, model version, analyzed_at; failures reset). Throws Error (exit 70) for an
+    // embedding that does not fit the column; database errors leave as eye::Error.
+    void write_analysis(Transaction& tx, std::int64_t media_id,
+                        const analyzers::AnalysisResult& result, TimePoint now) const;
+
+private:
+    std::set<std::string> m_columns;
+    EmbeddingColumn m_embedding;
+    std::string m_update_name;
+    std::string m_update_sql;
+};
+
+}  // namespace eye::db
