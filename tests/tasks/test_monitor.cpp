@@ -337,22 +337,15 @@ TEST_CASE("the workers check is critical when jobs wait and no worker sends hear
     CHECK(metric_of(alive, "workers", "workers") == 1);
 }
 
-TEST_CASE(
-    "the schedule check warns about a task that has not succeeded within twice its "
-    "period") {
+TEST_CASE("the schedule check does not judge the monitor itself") {
     TestDatabase db;
-    // eye-monitor runs every 5 minutes: a last success 15 minutes ago, failures since, is late
-    db.execute(
-        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
-        "('monitor', 'h', 1, now() - interval '15 minutes', 'ok', 0), "
-        "('monitor', 'h', 1, now() - interval '3 minutes', 'failed', 2)");
+    // eye-monitor is due every 5 minutes; its own gaps are for whoever runs it to see
+    db.execute("INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+               "('monitor', 'h', 1, now() - interval '15 minutes', 'ok', 0), "
+               "('monitor', 'h', 1, now() - interval '3 minutes', 'failed', 2)");
     auto report = report_of(monitor(db, {"--format=json"}));
-    CHECK(status_of(report, "schedule") == "warning");
-    CHECK_THAT(message_of(report, "schedule"), Catch::Contains("eye-monitor has not succeeded"));
-    CHECK(metric_of(report, "schedule", "late_tasks") == 1);
-
-    // the run just made succeeded, so the task is on schedule again
-    CHECK(status_of(report_of(monitor(db, {"--format=json"})), "schedule") == "ok");
+    CHECK(status_of(report, "schedule") == "ok");
+    CHECK(metric_of(report, "schedule", "late_tasks") == 0);
 }
 
 TEST_CASE("the disk check warns below --min-free and is critical below --critical-free") {

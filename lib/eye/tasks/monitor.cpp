@@ -680,7 +680,9 @@ Check check_schedule(db::Session& session, db::TimePoint now, const std::string&
     std::vector<std::string> tasks;
     std::vector<const Command*> scheduled;
     for (const auto& command : commands()) {
-        if (!command.schedule.empty()) {
+        // the monitor does not judge itself: it is running, and whoever runs it (cron, Nagios)
+        // sees its gaps better than it can
+        if (!command.schedule.empty() && command.task != self_task) {
             tasks.push_back(command.task);
             scheduled.push_back(&command);
         }
@@ -707,10 +709,6 @@ Check check_schedule(db::Session& session, db::TimePoint now, const std::string&
             success = db::from_epoch(rows[i][2].as<double>());
         }
         bool is_late = !success || now - *success > allowed;
-        // this very run of the monitor is not finished yet; judge it by its earlier runs
-        if (command.task == self_task && !success) {
-            is_late = false;
-        }
         if (is_late) {
             late.push_back(
                 fmt::format("{} has not succeeded {} (expected every {})", command.display_name(),
