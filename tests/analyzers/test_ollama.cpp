@@ -475,6 +475,14 @@ TEST_CASE("answers that are not Ollama's are temporary, refusals of the image pe
     }
 }
 
+TEST_CASE("an Ollama that is not running is unavailable") {
+    std::string url = "http://127.0.0.1:" + std::to_string(eye::testing::closed_port());
+    OllamaAnalyzer analyzer(fast_options(url));
+    auto error = analysis_error(analyzer, fixture("rocket.jpg"));
+    CHECK(error.kind() == eye::analyzers::AnalysisError::Kind::unavailable);
+    CHECK_THAT(error.what(), Catch::StartsWith("ollama is unreachable: "));
+}
+
 TEST_CASE("an Ollama that never answers is temporary within the deadline") {
     Reply hang;
     hang.hang = true;

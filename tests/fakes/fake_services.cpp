@@ -216,6 +216,7 @@ struct FakeAiOptions {
     std::string shared_root;          // --ai-shared-root; "": every path exists
     std::string shared_prefix = "/app/shared/";
     int embedding_dim = 512;
+    int analyze_delay_ms = 0;  // --analyze-delay: a slow model, before any answer
 };
 
 // The fake python-ai: GET /health, POST /analyze-image, FastAPI's {"detail"} errors.
@@ -361,9 +362,11 @@ private:
             eye::json::get_string(*document, "embedding_model").value_or("clip");
         std::string ollama_model =
             eye::json::get_string(*document, "ollama_model").value_or("llava:latest");
-        return json_reply(
+        Reply reply = json_reply(
             200, analysis(*image_path, *local, detect_faces,
                           use_ollama ? ollama_model : std::string(), captioning, embedding_model));
+        reply.delay = Milliseconds(m_options.analyze_delay_ms);
+        return reply;
     }
 
     std::string analysis(const std::string& image_path, const std::filesystem::path& local,
@@ -876,6 +879,8 @@ int main(int argc, char** argv) {
     app.add_option("--ai-shared-prefix", ai_options.shared_prefix,
                    "the directory as image_path names it")
         ->capture_default_str();
+    app.add_option("--analyze-delay", ai_options.analyze_delay_ms,
+                   "milliseconds before a successful /analyze-image answers (a slow model)");
     app.add_option("--ai-embedding-dim", ai_options.embedding_dim,
                    "values in the embedding /analyze-image returns")
         ->capture_default_str()

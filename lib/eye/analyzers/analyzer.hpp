@@ -51,10 +51,12 @@ struct AnalysisResult {
 };
 
 // An analysis that did not succeed. A permanent failure (corrupt file, 404 from the service) is
-// not retried; a temporary one (timeout, 503, 5xx) is, with backoff.
+// not retried; a temporary one (timeout, 503, 5xx) is, with backoff. `unavailable` means the
+// service could not be reached at all: that says nothing about the image, so the job goes back
+// to the queue untried and the worker stops (exit 69) rather than burn every job's attempts.
 class AnalysisError : public std::runtime_error {
 public:
-    enum class Kind { permanent, temporary };
+    enum class Kind { permanent, temporary, unavailable };
 
     AnalysisError(Kind kind, std::string message)
         : std::runtime_error(std::move(message)), m_kind(kind) {}

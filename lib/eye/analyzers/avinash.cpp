@@ -106,6 +106,8 @@ std::string status_detail(const ServiceError& error) {
 [[noreturn]] void throw_analysis_error(const ServiceError& error, const std::string& image_path) {
     switch (error.kind) {
         case ServiceError::Kind::unreachable:
+            throw AnalysisError(AnalysisError::Kind::unavailable,
+                                fmt::format("the AI service is unreachable: {}", error.message));
         case ServiceError::Kind::timeout:
             temporary(fmt::format("the AI service did not answer: {}", error.message));
         case ServiceError::Kind::too_large:

@@ -113,6 +113,8 @@ std::string read_image_file(const std::filesystem::path& path, std::int64_t max_
 [[noreturn]] void throw_analysis_error(const ServiceError& error, std::string_view model) {
     switch (error.kind) {
         case ServiceError::Kind::unreachable:
+            throw AnalysisError(AnalysisError::Kind::unavailable,
+                                fmt::format("ollama is unreachable: {}", error.message));
         case ServiceError::Kind::timeout:
             temporary(fmt::format("ollama did not answer: {}", error.message));
         case ServiceError::Kind::too_large:

@@ -1,6 +1,8 @@
 #include "eye/db/schema.hpp"
 
 #include <cmath>
+#include <functional>
+#include <initializer_list>
 #include <set>
 
 #include <fmt/format.h>
@@ -181,7 +183,8 @@ CREATE TABLE IF NOT EXISTS eye.media_state (
     last_error           text,
     updated_at           timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS media_state_model ON eye.media_state (analyzer, model_version);
+CREATE INDEX IF NOT EXISTS media_state_model
+    ON eye.media_state (analyzer, model_version, media_id);
 
 -- training runs and the model versions they produced
 CREATE TABLE IF NOT EXISTS eye.models (
@@ -204,24 +207,86 @@ CREATE UNIQUE INDEX IF NOT EXISTS models_one_current ON eye.models (is_current) 
 CREATE INDEX IF NOT EXISTS models_finished ON eye.models (status, finished_at);
 )sql";
 
-// eye's own indexes on media_files, upstream's table or ours; each needs the columns it names.
+// eye's own indexes on media_files, upstream's table or ours. Each is built from the columns the
+// table has; nullopt when it lacks one the index needs.
 struct MediaIndex {
     const char* name;
-    std::vector<const char*> columns;
-    const char* sql;
+    std::function<std::optional<std::string>(const std::set<std::string>&)> sql;
 };
+
+bool has_all(const std::set<std::string>& columns, std::initializer_list<const char*> wanted) {
+    for (const char* column : wanted) {
+        if (columns.count(column) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
 
 const std::vector<MediaIndex>& media_indexes() {
     static const std::vector<MediaIndex> k_indexes = {
         {"eye_media_files_processing",
-         {"processing_status", "processing_started_at", "updated_at", "deleted_at"},
-         "CREATE INDEX IF NOT EXISTS eye_media_files_processing ON media_files "
-         "((coalesce(processing_started_at, updated_at))) "
-         "WHERE processing_status = 'processing' AND deleted_at IS NULL"},
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns, {"processing_status", "processing_started_at", "updated_at",
+                                    "deleted_at"})) {
+                 return std::nullopt;
+             }
+             return "CREATE INDEX IF NOT EXISTS eye_media_files_processing ON media_files "
+                    "((coalesce(processing_started_at, updated_at))) "
+                    "WHERE processing_status = 'processing' AND deleted_at IS NULL";
+         }},
         {"eye_media_files_file_hash",
-         {"file_hash", "deleted_at"},
-         "CREATE INDEX IF NOT EXISTS eye_media_files_file_hash ON media_files (file_hash) "
-         "WHERE deleted_at IS NULL"},
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns, {"file_hash", "deleted_at"})) {
+                 return std::nullopt;
+             }
+             return "CREATE INDEX IF NOT EXISTS eye_media_files_file_hash ON media_files "
+                    "(file_hash) WHERE deleted_at IS NULL";
+         }},
+        {"eye_media_files_oldest",
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns, {"media_type", "processing_completed_at", "processing_status",
+                                    "deleted_at"})) {
+                 return std::nullopt;
+             }
+             return fmt::format(
+                 "CREATE INDEX IF NOT EXISTS eye_media_files_oldest ON "
+                 "media_files (media_type, processing_completed_at NULLS FIRST, "
+                 "id) WHERE {}",
+                 k_oldest_rows);
+         }},
+        {"eye_media_files_failed",
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns,
+                          {"media_type", "updated_at", "processing_status", "deleted_at"})) {
+                 return std::nullopt;
+             }
+             return fmt::format(
+                 "CREATE INDEX IF NOT EXISTS eye_media_files_failed ON "
+                 "media_files (media_type, updated_at, id) WHERE {}",
+                 k_failed_rows);
+         }},
+        {"eye_media_files_completed",
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns, {"media_type", "processing_status", "deleted_at"})) {
+                 return std::nullopt;
+             }
+             return fmt::format(
+                 "CREATE INDEX IF NOT EXISTS eye_media_files_completed ON "
+                 "media_files (media_type, id) WHERE {}",
+                 k_completed_rows);
+         }},
+        {"eye_media_files_missing",
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns,
+                          {"media_type", "processing_status", "deleted_at", "description"})) {
+                 return std::nullopt;
+             }
+             return fmt::format(
+                 "CREATE INDEX IF NOT EXISTS eye_media_files_missing ON "
+                 "media_files (media_type, id) WHERE {}",
+                 missing_rows(columns.count("embedding") != 0));
+         }},
     };
     return k_indexes;
 }
@@ -235,6 +300,13 @@ bool try_create_vector_extension(Transaction& tx) {
 }
 
 }  // namespace
+
+std::string missing_rows(bool has_embedding) {
+    return fmt::format(
+        "deleted_at IS NULL AND (processing_status = 'pending' OR "
+        "(processing_status = 'completed' AND ({}description IS NULL)))",
+        has_embedding ? "embedding IS NULL OR " : "");
+}
 
 SchemaStatus read_schema_status(Transaction& tx) {
     SchemaStatus status;
@@ -357,24 +429,29 @@ MigrationReport migrate(Session& session, const MigrationOptions& options) {
     for (const auto& row : tx.many(k_eye_media_indexes)) {
         have.insert(row[0].as<std::string>());
     }
+    if (assume_all_columns) {
+        columns = {"processing_status",
+                   "processing_started_at",
+                   "processing_completed_at",
+                   "updated_at",
+                   "deleted_at",
+                   "file_hash",
+                   "media_type",
+                   "description",
+                   "embedding"};
+    }
     for (const auto& index : media_indexes()) {
         if (have.count(index.name) != 0) {
             continue;
         }
-        bool possible = assume_all_columns;
-        if (!possible) {
-            possible = true;
-            for (const char* column : index.columns) {
-                possible = possible && columns.count(column) != 0;
-            }
-        }
-        if (!possible) {
+        auto sql = index.sql(columns);
+        if (!sql) {
             log::warning("media_files lacks a column that index {} needs; skipping it", index.name);
             continue;
         }
         report.steps.push_back(fmt::format("create index {}", index.name));
         if (!options.dry_run) {
-            tx.run_sql(index.name, index.sql);
+            tx.run_sql(index.name, *sql);
         }
     }
 

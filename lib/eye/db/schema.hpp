@@ -33,6 +33,15 @@ EmbeddingColumn read_embedding_column(Transaction& tx);
 // real[]. Throws Error (exit 70) when the length does not fit a vector(N) column.
 std::string embedding_literal(const EmbeddingColumn& column, const std::vector<float>& values);
 
+// The rows each re-analysis priority walks, as the predicates of the partial indexes that serve
+// them: a query must repeat a predicate for PostgreSQL to use its index.
+constexpr const char* k_oldest_rows =
+    "deleted_at IS NULL AND processing_status IN ('pending', 'completed')";
+constexpr const char* k_failed_rows = "deleted_at IS NULL AND processing_status = 'failed'";
+constexpr const char* k_completed_rows = "deleted_at IS NULL AND processing_status = 'completed'";
+// pending, or completed without a description (or an embedding, where the table has one)
+std::string missing_rows(bool has_embedding);
+
 struct MigrationOptions {
     int embedding_dimensions = 512;
     bool dry_run = false;

@@ -4,6 +4,7 @@
 #include "eye/tasks/monitor.hpp"
 #include "eye/tasks/queue_failed.hpp"
 #include "eye/tasks/queue_retry.hpp"
+#include "eye/tasks/reanalyze.hpp"
 #include "eye/tasks/worker.hpp"
 
 namespace eye {
@@ -19,6 +20,14 @@ const std::vector<Command>& commands() {
          "(unknown) by the worst check, as Nagios and Icinga expect.",
          "*/5 * * * *", "--fix", CommandTraits{Database::optional, false, true, true, true},
          make_task<tasks::MonitorOptions>(tasks::add_monitor_options, tasks::run_monitor)},
+        {"ai:auto-reanalyze", "eye-reanalyze", "reanalyze",
+         "queue a batch of images for re-analysis, by a priority",
+         "Picks --batch images by --priority among live rows of --media-type that have no "
+         "queued or running job, and queues them in one statement behind new images. "
+         "--dry-run lists them instead.",
+         "0 */6 * * *", "--batch=25 --priority=oldest",
+         CommandTraits{Database::required, true, true, true, true},
+         make_task<tasks::ReanalyzeOptions>(tasks::add_reanalyze_options, tasks::run_reanalyze)},
         {"queue:work", "eye-worker", "worker", "process analysis jobs from the queue",
          "Claims jobs from eye.jobs and analyzes their images with the configured analyzer "
          "(builtin, avinash or ollama), writing every result in one transaction per job. Stops "

@@ -1,6 +1,7 @@
 #include "eye/tasks/worker.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -15,8 +16,10 @@
 
 #include <fmt/format.h>
 
+#include "eye/analyzers/avinash.hpp"
 #include "eye/analyzers/builtin.hpp"
 #include "eye/analyzers/media_path.hpp"
+#include "eye/analyzers/ollama.hpp"
 #include "eye/config/options.hpp"
 #include "eye/core/error.hpp"
 #include "eye/core/stop.hpp"
@@ -25,12 +28,18 @@
 #include "eye/log/log.hpp"
 #include "eye/queue/queue.hpp"
 #include "eye/runner/run_record.hpp"
+#include "eye/services/ai_service.hpp"
+#include "eye/services/ollama.hpp"
 
 namespace eye::tasks {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using analyzers::AnalysisError;
+
+// Set once --grace is over: analyses still in flight are abandoned, and their service requests
+// stop at once instead of running to their own timeouts.
+std::atomic<bool> g_abandoned{false};
 using analyzers::AnalysisResult;
 
 // The database's clock, followed locally: heartbeats and due times are compared with the
@@ -248,6 +257,7 @@ private:
     std::uint64_t m_next_token = 1;
     int m_abandoned_busy = 0;  // threads still working on a job we gave up on
     Counts m_counts;
+    std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
     Clock::time_point m_next_heartbeat;
     Clock::time_point m_last_progress;
 };
@@ -337,6 +347,16 @@ void Worker::write_one(const queue::ClaimedJob& job, Finished& finished) {
             finished.error_kind = AnalysisError::Kind::permanent;
             finished.error = fmt::format("cannot store the analysis: {}", e.what());
         }
+    }
+    if (*finished.error_kind == AnalysisError::Kind::unavailable) {
+        // the service is down: the image is not to blame, so its attempt does not count
+        db::Transaction tx(m_session);
+        m_counts.released += queue::release(tx, {job.id}, m_id, now);
+        tx.commit();
+        if (m_unavailable.empty()) {
+            m_unavailable = finished.error;
+        }
+        return;
     }
     auto kind = *finished.error_kind == AnalysisError::Kind::permanent
                     ? queue::FailureKind::permanent
@@ -534,7 +554,10 @@ Outcome Worker::run() {
         heartbeat_if_due();
 
         if (claiming) {
-            if (stop::requested()) {
+            if (!m_unavailable.empty()) {
+                reason = "the analyzer's service is unreachable";
+                claiming = false;
+            } else if (stop::requested()) {
                 reason = fmt::format("stopped by {}", stop::signal_name());
                 claiming = false;
             } else if (m_options.max_jobs > 0 && m_counts.claimed >= m_options.max_jobs) {
@@ -589,6 +612,7 @@ Outcome Worker::run() {
            m_in_flight.size() > static_cast<std::size_t>(m_abandoned_busy)) {
         if (Clock::now() >= grace_end) {
             log::warning("--grace {} is over", format_duration(m_options.grace));
+            g_abandoned = true;
             break;
         }
         if (stop::requested() && grace_end == Clock::time_point::max()) {
@@ -607,7 +631,16 @@ Outcome Worker::run() {
         db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
         tx.none(k_worker_stopped, m_id, m_counts.completed, m_counts.failed);
     }
-    return outcome(reason);
+    Outcome result = outcome(reason);
+    if (!m_unavailable.empty()) {
+        log::error(
+            "{}; hint: start the service or check its URL; the jobs in hand went back "
+            "to the queue untried",
+            m_unavailable);
+        result.exit = ExitCode::unavailable;
+        result.status = RunStatus::failed;
+    }
+    return result;
 }
 
 }  // namespace
@@ -644,18 +677,74 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
                           "on start, requeue running jobs whose heartbeat is older (0: do not)");
 }
 
-std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int embedding_dimensions) {
-    if (config.analyzer == "builtin") {
-        analyzers::BuiltinOptions options;
-        if (embedding_dimensions > 0) {
-            options.embedding_dimension = embedding_dimensions;
+std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int embedding_dimensions,
+                                                   Milliseconds per_job_timeout,
+                                                   std::function<bool()> should_abort) {
+    // a service analyzer, retries included, must give up before the worker's per-job timeout
+    auto fit = [&](http::Timeouts& timeouts, http::RetryPolicy& retry) {
+        if (per_job_timeout.count() > 0) {
+            retry.deadline = std::min(retry.deadline, per_job_timeout * 9 / 10);
+            timeouts.total = std::min(timeouts.total, retry.deadline);
         }
-        return std::make_unique<analyzers::BuiltinAnalyzer>(options);
+    };
+    if (config.analyzer == "avinash") {
+        auto options = analyzers::avinash_options(config, embedding_dimensions);
+        fit(options.timeouts, options.retry);
+        options.should_abort = std::move(should_abort);
+        return std::make_unique<analyzers::AvinashAnalyzer>(std::move(options));
     }
-    throw ConfigError(
-        fmt::format("the analyzer '{}' is not available in this build", config.analyzer),
-        "set EYE_ANALYZER to builtin");
+    if (config.analyzer == "ollama") {
+        auto options = analyzers::ollama_options(config, embedding_dimensions);
+        fit(options.timeouts, options.retry);
+        options.should_abort = std::move(should_abort);
+        return std::make_unique<analyzers::OllamaAnalyzer>(std::move(options));
+    }
+    analyzers::BuiltinOptions options;
+    if (embedding_dimensions > 0) {
+        options.embedding_dimension = embedding_dimensions;
+    }
+    return std::make_unique<analyzers::BuiltinAnalyzer>(options);
 }
+
+namespace {
+
+// Before claiming anything: a worker whose service is down would only give every job back.
+void check_service(const Config& config) {
+    http::Timeouts timeouts{std::min(config.http_timeout, Milliseconds(3'000)),
+                            config.http_timeout};
+    if (config.analyzer == "avinash") {
+        services::AiServiceClient client(config.ai_url, config.ai_token, timeouts);
+        auto health = client.health();
+        if (!health && health.error().kind != services::ServiceError::Kind::http_status) {
+            throw UnavailableError(
+                fmt::format("the AI service is unavailable: {}", health.error().message),
+                "start it, or check EYE_AI_URL");
+        }
+        if (health && !health->ready()) {
+            log::warning(
+                "the AI service says '{}' (models loaded: {}); analyses will be "
+                "retried until it is ready",
+                health->status, health->models_loaded ? "yes" : "no");
+        }
+    } else if (config.analyzer == "ollama") {
+        services::OllamaClient client(config.ollama_url, timeouts);
+        auto installed = client.tags();
+        if (!installed) {
+            throw UnavailableError(
+                fmt::format("ollama is unavailable: {}", installed.error().message),
+                "start it, or check EYE_OLLAMA_URL");
+        }
+        for (const auto& model : {config.ollama_vision_model, config.ollama_embed_model}) {
+            if (!model.empty() && !services::has_model(*installed, model)) {
+                throw UnavailableError(
+                    fmt::format("ollama has no model '{}'", services::normalize_model_name(model)),
+                    "'eye-monitor --fix' pulls the models in EYE_OLLAMA_MODELS");
+            }
+        }
+    }
+}
+
+}  // namespace
 
 Outcome run_worker_with(Context& context, const WorkerOptions& options,
                         analyzers::Analyzer& analyzer) {
@@ -669,7 +758,9 @@ Outcome run_worker(Context& context, const WorkerOptions& options) {
         db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
         dimensions = db::read_embedding_column(tx).dimensions;
     }
-    auto analyzer = make_analyzer(context.config, dimensions);
+    auto analyzer = make_analyzer(context.config, dimensions, options.timeout,
+                                  [] { return g_abandoned.load(); });
+    check_service(context.config);
     return run_worker_with(context, options, *analyzer);
 }
 

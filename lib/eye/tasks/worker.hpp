@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,8 +30,11 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options);
 Outcome run_worker(Context& context, const WorkerOptions& options);
 
 // Builds the analyzer the configuration asks for (builtin, avinash or ollama). The embedding
-// length is the media_files.embedding column's, 0 when unknown.
-std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int embedding_dimensions);
+// length is the media_files.embedding column's, 0 when unknown. With a per-job timeout, a
+// service analyzer gives up (retries included) before it; `should_abort` stops its requests.
+std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int embedding_dimensions,
+                                                   Milliseconds per_job_timeout = Milliseconds(0),
+                                                   std::function<bool()> should_abort = {});
 
 // Runs the worker with a given analyzer (benchmarks and tests link their own).
 Outcome run_worker_with(Context& context, const WorkerOptions& options,

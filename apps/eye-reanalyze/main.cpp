@@ -1,0 +1,3 @@
+#include "eye/runner/runner.hpp"
+
+int main(int argc, char** argv) { return eye::run_program("eye-reanalyze", argc, argv); }

@@ -1,0 +1,286 @@
+#include "eye/tasks/reanalyze.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "eye/config/options.hpp"
+#include "eye/core/error.hpp"
+#include "eye/db/schema.hpp"
+#include "eye/json/json.hpp"
+#include "eye/log/log.hpp"
+#include "eye/queue/queue.hpp"
+#include "eye/tasks/worker.hpp"
+
+namespace eye::tasks {
+namespace {
+
+// Re-analyses wait behind new images, which are queued at the default priority of 100.
+constexpr int k_reanalysis_priority = 200;
+
+// Images with a queued or running job are not picked again (jobs_one_active serves this).
+constexpr const char* k_not_queued =
+    "NOT EXISTS (SELECT 1 FROM eye.jobs j WHERE j.media_id = m.id AND j.kind = 'analyze' "
+    "AND j.status IN ('queued', 'running'))";
+
+std::string columns() {
+    return "m.id, m.file_path, m.processing_status";
+}
+
+// $1 media type, $2 limit
+std::string oldest_sql() {
+    return fmt::format(
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
+        "ORDER BY m.processing_completed_at NULLS FIRST, m.id LIMIT $2",
+        columns(), db::k_oldest_rows, k_not_queued);
+}
+
+// $1 media type, $2 limit, $3 max consecutive failures
+std::string failed_sql() {
+    return fmt::format(
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
+        "AND NOT EXISTS (SELECT 1 FROM eye.media_state s WHERE s.media_id = m.id "
+        "                AND s.consecutive_failures >= $3) "
+        "ORDER BY m.updated_at, m.id LIMIT $2",
+        columns(), db::k_failed_rows, k_not_queued);
+}
+
+// $1 media type, $2 limit
+std::string missing_sql(bool has_embedding) {
+    return fmt::format(
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
+        "ORDER BY m.id LIMIT $2",
+        columns(), db::missing_rows(has_embedding), k_not_queued);
+}
+
+// $1 media type, $2 limit, $3 current analyzer, $4 current model version. Rows analyzed by eye
+// with another (analyzer, version) come from eye.media_state's index in two range scans around
+// the current pair; completed rows eye never analyzed (upstream's) come after them.
+std::string outdated_sql() {
+    std::string state_part = fmt::format(
+        "SELECT {} FROM eye.media_state s JOIN media_files m ON m.id = s.media_id "
+        "WHERE (s.analyzer, s.model_version) {{}} ($3, $4) AND m.media_type = $1 AND {} AND {} "
+        "ORDER BY s.analyzer, s.model_version, s.media_id LIMIT $2",
+        columns(), db::k_completed_rows, k_not_queued);
+    std::string unknown_part = fmt::format(
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
+        "AND NOT EXISTS (SELECT 1 FROM eye.media_state s WHERE s.media_id = m.id "
+        "                AND s.analyzer IS NOT NULL) "
+        "ORDER BY m.id LIMIT $2",
+        columns(), db::k_completed_rows, k_not_queued);
+    return fmt::format("({}) UNION ALL ({}) UNION ALL ({}) LIMIT $2",
+                       fmt::format(fmt::runtime(state_part), "<"),
+                       fmt::format(fmt::runtime(state_part), ">"), unknown_part);
+}
+
+// Uniform sampling without sorting the table: random ids between the smallest and the largest,
+// kept when they are candidates ("oldest" would consider them). Every candidate is equally
+// likely to be hit, so the kept ones are a uniform sample. $1 media type, $2 probes, $3 ids
+// already picked, $4 limit.
+std::string random_probe_sql() {
+    return fmt::format(
+        "WITH bounds AS (SELECT min(id) AS lo, max(id) AS hi FROM media_files), "
+        "probes AS (SELECT DISTINCT b.lo + floor(random() * (b.hi - b.lo + 1))::bigint AS id "
+        "           FROM bounds b, generate_series(1, $2::int) WHERE b.lo IS NOT NULL) "
+        "SELECT {} FROM probes p JOIN media_files m ON m.id = p.id "
+        "WHERE m.media_type = $1 AND {} AND m.id <> ALL($3::bigint[]) AND {} "
+        "ORDER BY random() LIMIT $4",
+        columns(), db::k_oldest_rows, k_not_queued);
+}
+
+// When candidates are too sparse among the ids for probing to find enough, they are few: take a
+// random sample of all of them. $1 media type, $2 ids already picked, $3 limit.
+std::string random_all_sql() {
+    return fmt::format(
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND "
+        "m.id <> ALL($2::bigint[]) AND {} ORDER BY random() LIMIT $3",
+        columns(), db::k_oldest_rows, k_not_queued);
+}
+
+const db::Statement k_density{
+    "reanalyze.density",
+    "SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = "
+    "                 to_regclass('eye_media_files_oldest')), -1), "
+    "       coalesce((SELECT max(id) - min(id) + 1 FROM media_files), 0)"};
+
+const db::Statement k_embedding_exists{
+    "reanalyze.embedding_exists",
+    "SELECT count(*) > 0 FROM pg_attribute WHERE attrelid = to_regclass('media_files') "
+    "AND attname = 'embedding' AND NOT attisdropped"};
+
+// Statement texts built at run time live here, so the Statement's pointers stay valid.
+struct Query {
+    std::string name;
+    std::string sql;
+    db::Statement statement() const { return {name.c_str(), sql.c_str()}; }
+};
+
+std::vector<Selection> read_rows(const pqxx::result& rows) {
+    std::vector<Selection> out;
+    for (const auto& row : rows) {
+        out.push_back({row[0].as<std::int64_t>(), row[1].is_null() ? "" : row[1].as<std::string>(),
+                       row[2].as<std::string>()});
+    }
+    return out;
+}
+
+std::vector<Selection> select_random(db::Transaction& tx, const ReanalyzeOptions& options) {
+    static const Query probe{"reanalyze.random_probe", random_probe_sql()};
+    static const Query all{"reanalyze.random_all", random_all_sql()};
+    auto density_row = tx.one(k_density);
+    double candidates = density_row[0].as<double>();
+    double span = density_row[1].as<double>();
+    double density = span > 0 && candidates > 0 ? std::min(1.0, candidates / span) : 0.01;
+
+    std::vector<Selection> picked;
+    std::vector<std::int64_t> picked_ids;
+    auto need = [&] { return options.batch - static_cast<long long>(picked.size()); };
+    double probes =
+        std::ceil(2.0 * static_cast<double>(options.batch) / std::max(density, 1e-4)) + 16;
+    for (int round = 0; round < 8 && need() > 0; ++round) {
+        int count = static_cast<int>(std::min(probes, 200'000.0));
+        auto rows =
+            read_rows(tx.many(probe.statement(), options.media_type, count, picked_ids, need()));
+        for (auto& row : rows) {
+            picked_ids.push_back(row.id);
+            picked.push_back(std::move(row));
+        }
+        probes *= 2;
+    }
+    if (need() > 0) {
+        auto rows = read_rows(tx.many(all.statement(), options.media_type, picked_ids, need()));
+        picked.insert(picked.end(), rows.begin(), rows.end());
+    }
+    return picked;
+}
+
+std::string report_json(const ReanalyzeOptions& options, const std::vector<Selection>& selected,
+                        const queue::Enqueued& queued, bool dry_run) {
+    json::Writer w;
+    w.begin_object();
+    w.field("priority", options.priority);
+    w.field("media_type", options.media_type);
+    w.field("batch", options.batch);
+    w.field("dry_run", dry_run);
+    w.field("selected", static_cast<std::int64_t>(selected.size()));
+    w.field("queued", queued.queued);
+    w.field("already_queued", queued.already_queued);
+    w.key("ids");
+    w.begin_array();
+    for (const auto& row : selected) {
+        w.value(row.id);
+    }
+    w.end_array();
+    w.end_object();
+    return w.take();
+}
+
+}  // namespace
+
+std::vector<Selection> select_for_reanalysis(db::Session& session, const ReanalyzeOptions& options,
+                                             const std::string& analyzer,
+                                             const std::string& model_version) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    if (options.priority == "random") {
+        return select_random(tx, options);
+    }
+    if (options.priority == "oldest") {
+        static const Query query{"reanalyze.oldest", oldest_sql()};
+        return read_rows(tx.many(query.statement(), options.media_type, options.batch));
+    }
+    if (options.priority == "failed") {
+        static const Query query{"reanalyze.failed", failed_sql()};
+        return read_rows(tx.many(query.statement(), options.media_type, options.batch,
+                                 options.max_reanalyze_attempts));
+    }
+    if (options.priority == "outdated") {
+        static const Query query{"reanalyze.outdated", outdated_sql()};
+        return read_rows(
+            tx.many(query.statement(), options.media_type, options.batch, analyzer, model_version));
+    }
+    if (options.priority == "missing") {
+        bool has_embedding = tx.one(k_embedding_exists)[0].as<bool>();
+        static const Query with{"reanalyze.missing", missing_sql(true)};
+        static const Query without{"reanalyze.missing_no_embedding", missing_sql(false)};
+        return read_rows(tx.many((has_embedding ? with : without).statement(), options.media_type,
+                                 options.batch));
+    }
+    throw UsageError(fmt::format("unknown priority '{}'", options.priority),
+                     "use oldest, failed, random, outdated or missing");
+}
+
+void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& options) {
+    add_settings(app, config, SettingGroup::analysis);
+    add_settings(app, config, SettingGroup::ai);
+    options::add_int(app, "--batch", options.batch, "how many images to queue", 1, 100'000);
+    options::add_choice(app, "--priority", options.priority,
+                        "oldest: least recently analyzed first (never analyzed first); failed: "
+                        "failed images, oldest failure first; random: a uniform sample; "
+                        "outdated: analyzed by another analyzer or model version; missing: "
+                        "pending, or completed without an embedding or a description",
+                        {"oldest", "failed", "random", "outdated", "missing"});
+    options::add_string(app, "--media-type", options.media_type,
+                        "media_files.media_type to pick from");
+    options::add_int(app, "--max-reanalyze-attempts", options.max_reanalyze_attempts,
+                     "--priority=failed skips images whose last this many analyses all failed", 1,
+                     1000);
+    options::add_choice(app, "--format", options.format, "report as text or JSON",
+                        {"text", "json"});
+}
+
+Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
+    std::string analyzer_name;
+    std::string model_version;
+    if (options.priority == "outdated") {
+        // what the worker would analyze with now; building it calls no service
+        auto analyzer = make_analyzer(context.config, 0);
+        analyzer_name = analyzer->name();
+        model_version = analyzer->model_version();
+    }
+    auto selected = select_for_reanalysis(*context.db, options, analyzer_name, model_version);
+
+    queue::Enqueued queued;
+    if (!context.dry_run && !selected.empty()) {
+        std::vector<std::int64_t> ids;
+        for (const auto& row : selected) {
+            ids.push_back(row.id);
+        }
+        db::Transaction tx(*context.db);
+        queue::EnqueueOptions enqueue;
+        enqueue.reason = "reanalyze:" + options.priority;
+        enqueue.priority = k_reanalysis_priority;
+        queued = queue::enqueue(tx, ids, enqueue, context.now);
+        tx.commit();
+    }
+
+    Outcome outcome;
+    outcome.summary_json = report_json(options, selected, queued, context.dry_run);
+    if (options.format == "json") {
+        context.out << outcome.summary_json << "\n";
+    } else {
+        if (context.dry_run) {
+            for (const auto& row : selected) {
+                context.out << fmt::format("{:<10} {:<10} {}\n", row.id, row.status, row.file_path);
+            }
+            context.out << fmt::format("would queue {} image(s) (priority {})\n", selected.size(),
+                                       options.priority);
+        } else {
+            context.out << fmt::format(
+                "queued {} of {} selected image(s) for re-analysis "
+                "(priority {}); {} were queued meanwhile\n",
+                queued.queued, selected.size(), options.priority, queued.already_queued);
+        }
+    }
+    outcome.note =
+        fmt::format("{} {} (priority {})", context.dry_run ? "would queue" : "queued",
+                    context.dry_run ? static_cast<std::int64_t>(selected.size()) : queued.queued,
+                    options.priority);
+    outcome.metrics = {{"selected", static_cast<double>(selected.size())},
+                       {"queued", static_cast<double>(queued.queued)}};
+    return outcome;
+}
+
+}  // namespace eye::tasks

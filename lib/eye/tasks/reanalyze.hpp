@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eye/runner/command.hpp"
+
+// eye-reanalyze (ai:auto-reanalyze): picks a batch of images by a priority and queues them for
+// analysis in one statement. Every priority looks only at live rows (deleted_at IS NULL) of the
+// media type that have no queued or running job, and walks a partial index, so a batch costs the
+// same on a library of ten thousand images as on one of a million.
+namespace eye::tasks {
+
+struct ReanalyzeOptions {
+    long long batch = 25;
+    std::string priority = "oldest";  // oldest | failed | random | outdated | missing
+    std::string media_type = "image";
+    long long max_reanalyze_attempts = 3;
+    std::string format = "text";
+};
+
+void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& options);
+Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options);
+
+// The images a priority picks now, without queueing them. `analyzer` and `model_version` are the
+// current ones (for "outdated").
+struct Selection {
+    std::int64_t id = 0;
+    std::string file_path;
+    std::string status;
+};
+std::vector<Selection> select_for_reanalysis(db::Session& session, const ReanalyzeOptions& options,
+                                             const std::string& analyzer,
+                                             const std::string& model_version);
+
+}  // namespace eye::tasks
