@@ -1,4 +1,5 @@
 #include "eye/runner/runner.hpp"
+#include "eye/tasks/cleanup.hpp"
 #include "eye/tasks/import.hpp"
 #include "eye/tasks/migrate.hpp"
 #include "eye/tasks/monitor.hpp"
@@ -20,6 +21,15 @@ const std::vector<Command>& commands() {
          "(unknown) by the worst check, as Nagios and Icinga expect.",
          "*/5 * * * *", "--fix", CommandTraits{Database::optional, false, true, true, true},
          make_task<tasks::MonitorOptions>(tasks::add_monitor_options, tasks::run_monitor)},
+        {"queue:prune-failed", "eye-cleanup", "cleanup",
+         "prune failed jobs older than --hours and other history",
+         "Deletes eye.failed_jobs (and Laravel's failed_jobs, where it exists) older than "
+         "--hours, completed queue jobs, old run records and dead worker records, in batches "
+         "of --batch-size rows, each its own short transaction, so no lock is held for long. "
+         "On SIGTERM it finishes the batch in hand and exits 75; the next run deletes the "
+         "rest.",
+         "0 3 * * 0", "--hours=168", CommandTraits{Database::required, true, true, true, true},
+         make_task<tasks::CleanupOptions>(tasks::add_cleanup_options, tasks::run_cleanup)},
         {"ai:auto-reanalyze", "eye-reanalyze", "reanalyze",
          "queue a batch of images for re-analysis, by a priority",
          "Picks --batch images by --priority among live rows of --media-type that have no "

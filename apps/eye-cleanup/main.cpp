@@ -1,0 +1,5 @@
+#include "eye/runner/runner.hpp"
+
+int main(int argc, char** argv) {
+    return eye::run_program("eye-cleanup", argc, argv);
+}
