@@ -39,8 +39,10 @@ constexpr const char* k_oldest_rows =
     "deleted_at IS NULL AND processing_status IN ('pending', 'completed')";
 constexpr const char* k_failed_rows = "deleted_at IS NULL AND processing_status = 'failed'";
 constexpr const char* k_completed_rows = "deleted_at IS NULL AND processing_status = 'completed'";
-// pending, or completed without a description (or an embedding, where the table has one)
-std::string missing_rows(bool has_embedding);
+// completed, but without a description (or an embedding, where the table has one). "missing"
+// is these and the pending rows, which eye_media_files_oldest serves: kept apart so that a
+// pending row, the most often written kind, costs one index entry fewer.
+std::string incomplete_rows(bool has_embedding);
 
 struct MigrationOptions {
     int embedding_dimensions = 512;

@@ -44,10 +44,13 @@ const db::Statement k_has_user_id{
     "SELECT count(*) > 0 FROM pg_attribute WHERE attrelid = to_regclass('media_files') "
     "AND attname = 'user_id' AND NOT attisdropped"};
 
+// one lookup per hash: eye_media_files_file_hash is a hash index, which = ANY cannot use
 const db::Statement k_known_hashes{
     "import.known_hashes",
-    "SELECT DISTINCT ON (file_hash) file_hash, id, file_path FROM media_files "
-    "WHERE file_hash = ANY($1::text[]) AND deleted_at IS NULL ORDER BY file_hash, id"};
+    "SELECT DISTINCT ON (h.hash) h.hash, m.id, m.file_path "
+    "FROM unnest($1::text[]) AS h(hash) "
+    "JOIN media_files m ON m.file_hash = h.hash AND m.deleted_at IS NULL "
+    "ORDER BY h.hash, m.id"};
 
 const db::Statement k_insert{"import.insert",
                              R"sql(

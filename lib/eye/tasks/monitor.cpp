@@ -527,14 +527,40 @@ Check check_stuck_media(db::Session& session, db::TimePoint now, const MonitorOp
                         bool dry_run, Report& report) {
     db::TimePoint cutoff = minus(now, options.stuck_after);
     db::TimePoint heartbeat_cutoff = minus(now, options.heartbeat_timeout);
+    Check check{"stuck_media"};
+    std::string age = format_duration(options.stuck_after);
+
+    if (options.fix && !dry_run) {
+        // the reset finds the stuck images itself; counting them first would read them twice
+        db::Transaction tx(session, db::Transaction::Mode::autocommit);
+        auto row = tx.one(k_reset_stuck_media, cutoff, heartbeat_cutoff, now);
+        std::int64_t reset = row[0].as<std::int64_t>();
+        std::int64_t queued = row[1].as<std::int64_t>();
+        check.metrics.push_back(
+            perf("stuck", reset, 1.0, static_cast<double>(options.critical_stuck)));
+        if (reset == 0) {
+            check.message = fmt::format("no image in processing for over {}", age);
+            return check;
+        }
+        Fix fix{"stuck_media"};
+        fix.count = reset;
+        fix.details.push_back(number("jobs_queued", queued));
+        check.metrics.push_back(number("reset", reset));
+        check.metrics.push_back(number("jobs_queued", queued));
+        check.status = Status::warning;
+        check.message = fmt::format("{} stuck {} reset ({} queued)", reset,
+                                    reset == 1 ? "image" : "images", plural(queued, "job", "jobs"));
+        log::info("reset {} stuck image(s) to pending and queued {} job(s)", reset, queued);
+        report.fixes.push_back(fix);
+        return check;
+    }
+
     std::int64_t stuck = 0;
     {
         db::Transaction tx(session, db::Transaction::Mode::autocommit);
         stuck = tx.one(k_count_stuck_media, cutoff, heartbeat_cutoff)[0].as<std::int64_t>();
     }
-    Check check{"stuck_media"};
     check.metrics.push_back(perf("stuck", stuck, 1.0, static_cast<double>(options.critical_stuck)));
-    std::string age = format_duration(options.stuck_after);
     if (stuck == 0) {
         check.message = fmt::format("no image in processing for over {}", age);
         return check;
@@ -547,30 +573,9 @@ Check check_stuck_media(db::Session& session, db::TimePoint now, const MonitorOp
         return check;
     }
     Fix fix{"stuck_media"};
-    if (dry_run) {
-        fix.count = stuck;
-        fix.details.emplace_back("dry_run", true);
-        check.message =
-            fmt::format("{} stuck (would reset them)", plural(stuck, "image", "images"));
-    } else {
-        db::Transaction tx(session, db::Transaction::Mode::autocommit);
-        auto row = tx.one(k_reset_stuck_media, cutoff, heartbeat_cutoff, now);
-        fix.count = row[0].as<std::int64_t>();
-        std::int64_t queued = row[1].as<std::int64_t>();
-        fix.details.push_back(number("jobs_queued", queued));
-        check.metrics.push_back(number("reset", fix.count));
-        check.metrics.push_back(number("jobs_queued", queued));
-        check.message =
-            fmt::format("{} stuck {} reset ({} queued)", fix.count,
-                        fix.count == 1 ? "image" : "images", plural(queued, "job", "jobs"));
-        log::info("reset {} stuck image(s) to pending and queued {} job(s)", fix.count, queued);
-        // a fix that found nothing left to do (a worker got there first) is no longer a problem
-        if (fix.count == 0) {
-            check.status = Status::ok;
-        } else {
-            check.status = Status::warning;
-        }
-    }
+    fix.count = stuck;
+    fix.details.emplace_back("dry_run", true);
+    check.message = fmt::format("{} stuck (would reset them)", plural(stuck, "image", "images"));
     report.fixes.push_back(fix);
     return check;
 }
@@ -826,19 +831,25 @@ std::string upper(std::string_view text) {
     return out;
 }
 
+// The messages of the checks at the overall status, and how many others are not ok either.
 std::string summary_line(const Report& report, Status overall) {
     std::vector<std::string> parts;
-    for (int level = 3; level >= 1; --level) {
-        for (const auto& check : report.checks) {
-            if (gravity(check.status) == level) {
-                parts.push_back(check.name + ": " + check.message);
-            }
+    int others = 0;
+    for (const auto& check : report.checks) {
+        if (check.status == overall && overall != Status::ok) {
+            parts.push_back(check.name + ": " + check.message);
+        } else if (gravity(check.status) > 0) {
+            ++others;
         }
     }
     if (parts.empty()) {
-        return overall == Status::ok ? "all checks ok" : "";
+        return "all checks ok";
     }
-    return fmt::format("{}", fmt::join(parts, "; "));
+    std::string line = fmt::format("{}", fmt::join(parts, "; "));
+    if (others > 0) {
+        line += fmt::format(" (and {} more not ok)", others);
+    }
+    return line;
 }
 
 std::string nagios_line(const Report& report, Status overall) {
@@ -993,6 +1004,13 @@ Outcome run_monitor(Context& context, const MonitorOptions& options) {
     for (const auto& check : report.checks) {
         if (gravity(check.status) > gravity(overall)) {
             overall = check.status;
+        }
+    }
+
+    // a critical finding is also an error in the log, where the operator reads first
+    for (const auto& check : report.checks) {
+        if (check.status == Status::critical) {
+            log::error("{}: {}", check.name, check.message);
         }
     }
 

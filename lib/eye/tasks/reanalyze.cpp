@@ -48,12 +48,17 @@ std::string failed_sql() {
         columns(), db::k_failed_rows, k_not_queued);
 }
 
-// $1 media type, $2 limit
+// $1 media type, $2 limit: pending images first (the oldest index's order), then completed
+// ones that lack an embedding or a description, by id
 std::string missing_sql(bool has_embedding) {
     return fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
-        "ORDER BY m.id LIMIT $2",
-        columns(), db::missing_rows(has_embedding), k_not_queued);
+        "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {1} AND "
+        "m.processing_status = 'pending' AND {3} "
+        "ORDER BY m.processing_completed_at NULLS FIRST, m.id LIMIT $2) "
+        "UNION ALL "
+        "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {2} AND {3} "
+        "ORDER BY m.id LIMIT $2) LIMIT $2",
+        columns(), db::k_oldest_rows, db::incomplete_rows(has_embedding), k_not_queued);
 }
 
 // $1 media type, $2 limit, $3 current analyzer, $4 current model version. Rows analyzed by eye
@@ -209,6 +214,26 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
                                  options.batch));
     }
     throw UsageError(fmt::format("unknown priority '{}'", options.priority),
+                     "use oldest, failed, random, outdated or missing");
+}
+
+std::string reanalysis_sql(const std::string& priority, bool has_embedding) {
+    if (priority == "oldest") {
+        return oldest_sql();
+    }
+    if (priority == "failed") {
+        return failed_sql();
+    }
+    if (priority == "outdated") {
+        return outdated_sql();
+    }
+    if (priority == "missing") {
+        return missing_sql(has_embedding);
+    }
+    if (priority == "random") {
+        return random_probe_sql();
+    }
+    throw UsageError(fmt::format("unknown priority '{}'", priority),
                      "use oldest, failed, random, outdated or missing");
 }
 

@@ -34,4 +34,9 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
                                              const std::string& analyzer,
                                              const std::string& model_version);
 
+// The SQL a priority selects with, for EXPLAIN in benchmarks and docs. Parameters: $1 media
+// type, $2 batch, then per priority: failed $3 max failures; outdated $3 analyzer, $4 model
+// version; random (the probe) $2 probes, $3 ids already picked (bigint[]), $4 batch.
+std::string reanalysis_sql(const std::string& priority, bool has_embedding);
+
 }  // namespace eye::tasks
