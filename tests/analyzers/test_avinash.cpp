@@ -412,7 +412,7 @@ TEST_CASE("the avinash analyzer sorts the other answers into permanent and tempo
         {"a 404 page from a proxy", text_reply(404, "text/html", "<h1>404</h1>"), false,
          "the AI service has no POST /analyze-image: "},
         {"a wrong token", json_reply(401, R"({"detail":"Invalid token"})"), false,
-         "the AI service refused the request: "},
+         "the AI service refused eye's credentials: "},
         {"a rate limit", json_reply(429, R"({"detail":"Too many requests"})"), false,
          "the AI service refused the request: "},
         {"a request the service refuses", json_reply(422, R"({"detail":"bad image_path"})"), true,

@@ -556,7 +556,7 @@ TEST_CASE("the ollama analyzer takes its settings from the configuration") {
     CHECK(analyzer.model_version() == "moondream:latest+nomic-embed-text:latest");
 
     OllamaOptions empty;
-    CHECK_THROWS_AS(OllamaAnalyzer(empty), std::invalid_argument);
+    CHECK_THROWS_AS(OllamaAnalyzer(empty), eye::ConfigError);
 }
 
 TEST_CASE("the fake Ollama describes and embeds what the analyzer sends, counting calls") {

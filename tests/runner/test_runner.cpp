@@ -203,7 +203,7 @@ TEST_CASE("a run that finds the lock held skips with exit 0, or 75 with --fail-i
     CHECK(run_probe_command(command, db, {}) == 0);
     CHECK(run_probe_command(command, db, {"--fail-if-locked"}) == 75);
     CHECK(db.query_value("SELECT string_agg(status || ':' || exit_code, ',') FROM eye.runs") ==
-          "skipped:0,skipped:0");
+          "skipped:0,skipped:75");
 
     auto observer = db.connect();
     auto who = eye::run_record::find_lock_holder(observer, "locked-probe");
@@ -234,6 +234,21 @@ TEST_CASE("runs left 'running' by a process that died are closed by the next run
           "failed,ok");
     CHECK_THAT(db.query_value("SELECT summary->>'error' FROM eye.runs ORDER BY id LIMIT 1"),
                Catch::Contains("abandoned"));
+}
+
+TEST_CASE("a run whose process still has a database session is not taken for abandoned") {
+    TestDatabase db;
+    eye::db::ConnectOptions options;
+    options.url = db.url();
+    options.application_name = "eye-worker pid=4242 host=still-alive";
+    auto alive = eye::db::Session::connect(options);
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at) VALUES "
+        "('worker', 'still-alive', 4242, now() - interval '1 day'), "
+        "('worker', 'still-alive', 4243, now() - interval '1 day')");
+    CHECK(run_probe_command(probe_command(), db, {}) == 0);
+    CHECK(db.query_value("SELECT string_agg(pid || ':' || status, ',' ORDER BY id) FROM eye.runs "
+                         "WHERE task = 'worker'") == "4242:running,4243:failed");
 }
 
 TEST_CASE("--dry-run is recorded on the run") {

@@ -168,9 +168,19 @@ void insert_laravel_failed_job(const TestDatabase& db, const std::string& uuid,
 
 }  // namespace
 
+// A database session named as the export run's process would name it, so that run counts as
+// alive (a 'running' run without one is abandoned, closed and pruned like any other).
+eye::db::Session alive_export(const TestDatabase& db) {
+    eye::db::ConnectOptions options;
+    options.url = db.url();
+    options.application_name = "eye-export pid=1 host=keep-running";
+    return eye::db::Session::connect(options);
+}
+
 TEST_CASE("eye-cleanup deletes every row older than each cutoff and keeps every newer row") {
     TestDatabase db;
     seed_history(db);
+    auto export_session = alive_export(db);
     TempDir metrics;
     auto result = cleanup(db, {"--format=json"}, {{"EYE_METRICS_DIR", metrics.path}});
     INFO(result.err);
@@ -213,6 +223,7 @@ TEST_CASE("eye-cleanup deletes every row older than each cutoff and keeps every 
 TEST_CASE("each retention flag moves its own line") {
     TestDatabase db;
     seed_history(db);
+    auto export_session = alive_export(db);
     auto result = cleanup(db, {"--format=json", "--hours=24", "--keep-completed=1d",
                                "--keep-runs-days=30", "--keep-workers=2d"});
     INFO(result.err);
@@ -322,6 +333,7 @@ TEST_CASE("a failed_jobs table eye does not recognise is skipped with a warning,
 TEST_CASE("--dry-run counts what would go, deletes nothing and records its own run") {
     TestDatabase db;
     seed_history(db);
+    auto export_session = alive_export(db);
     create_laravel_failed_jobs(db);
     insert_laravel_failed_job(db, "old", "169 hours", "UTC");
     auto count_all = [&] {

@@ -337,12 +337,38 @@ TEST_CASE("the workers check is critical when jobs wait and no worker sends hear
     CHECK(metric_of(alive, "workers", "workers") == 1);
 }
 
+TEST_CASE(
+    "the schedule check warns about a task that has not succeeded within twice its "
+    "period") {
+    TestDatabase db;
+    // eye-reanalyze runs every 6 hours: a last success 13 hours ago, a failure since, is late;
+    // eye-cleanup (weekly) succeeded 3 days ago, which is on time
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+        "('reanalyze', 'h', 1, now() - interval '13 hours', 'ok', 0), "
+        "('reanalyze', 'h', 1, now() - interval '1 hour', 'failed', 75), "
+        "('cleanup', 'h', 1, now() - interval '3 days', 'ok', 0)");
+    auto report = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(report, "schedule") == "warning");
+    CHECK_THAT(message_of(report, "schedule"),
+               Catch::Contains("eye-reanalyze has not succeeded since"));
+    CHECK_THAT(message_of(report, "schedule"), Catch::Contains("expected every 6h"));
+    CHECK_THAT(message_of(report, "schedule"), !Catch::Contains("eye-cleanup"));
+    CHECK(metric_of(report, "schedule", "late_tasks") == 1);
+
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+        "('reanalyze', 'h', 1, now() - interval '5 hours', 'ok', 0)");
+    CHECK(status_of(report_of(monitor(db, {"--format=json"})), "schedule") == "ok");
+}
+
 TEST_CASE("the schedule check does not judge the monitor itself") {
     TestDatabase db;
     // eye-monitor is due every 5 minutes; its own gaps are for whoever runs it to see
-    db.execute("INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
-               "('monitor', 'h', 1, now() - interval '15 minutes', 'ok', 0), "
-               "('monitor', 'h', 1, now() - interval '3 minutes', 'failed', 2)");
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+        "('monitor', 'h', 1, now() - interval '15 minutes', 'ok', 0), "
+        "('monitor', 'h', 1, now() - interval '3 minutes', 'failed', 2)");
     auto report = report_of(monitor(db, {"--format=json"}));
     CHECK(status_of(report, "schedule") == "ok");
     CHECK(metric_of(report, "schedule", "late_tasks") == 0);
@@ -496,8 +522,9 @@ TEST_CASE("two monitors started at once: one runs and one skips") {
     TempDir state;
     auto env = base_env(db, state);
     env["EYE_AI_URL"] = fake.ai_url();
-    eye::testing::Process first("eye-monitor", {"--http-timeout=2s"}, env);
-    eye::testing::Process second("eye-monitor", {"--http-timeout=2s"}, env);
+    // only repairing runs take the lock; a read-only monitor never waits or skips
+    eye::testing::Process first("eye-monitor", {"--fix", "--http-timeout=2s"}, env);
+    eye::testing::Process second("eye-monitor", {"--fix", "--http-timeout=2s"}, env);
     auto a = first.wait();
     auto b = second.wait();
     const ProcessResult& skipped = a.err.find("skipped:") != std::string::npos ? a : b;
@@ -511,10 +538,14 @@ TEST_CASE("two monitors started at once: one runs and one skips") {
     CHECK(db.query_value("SELECT string_agg(status, ',' ORDER BY status) FROM eye.runs") ==
           "failed,skipped");
 
-    eye::testing::Process third("eye-monitor", {"--http-timeout=2s"}, env);
+    eye::testing::Process third("eye-monitor", {"--fix", "--http-timeout=2s"}, env);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    auto locked = eye::testing::run("eye-monitor", {"--fail-if-locked"}, env);
+    auto locked = eye::testing::run("eye-monitor", {"--fix", "--fail-if-locked"}, env);
     CHECK(locked.exit_code == 75);
+    // a read-only monitor meanwhile runs its checks and answers
+    auto reader = eye::testing::run("eye-monitor", {"--http-timeout=1s", "--format=nagios"}, env);
+    CHECK(reader.exit_code == 2);
+    CHECK_THAT(reader.out, Catch::StartsWith("EYE CRITICAL - ai_service"));
     third.wait();
 }
 

@@ -159,10 +159,10 @@ TEST_CASE(
     auto no_embedding = insert_media(db, completed(1));
     auto no_description = insert_media(db, MediaRow().with_status("completed").completed(60));
     auto complete = insert_media(db, completed(1));
-    db.execute(fmt::format("UPDATE media_files SET embedding = array_fill(0.5::real, "
-                           "ARRAY[512]){} WHERE id IN ({}, {})",
-                           eye::testing::server_has_pgvector() ? "::vector" : "", no_description,
-                           complete));
+    db.execute(fmt::format(
+        "UPDATE media_files SET embedding = array_fill(0.5::real, "
+        "ARRAY[512]){} WHERE id IN ({}, {})",
+        eye::testing::server_has_pgvector() ? "::vector" : "", no_description, complete));
     insert_media(db, MediaRow().with_status("failed"));
     insert_media(db, MediaRow().with_status("pending").of_type("video"));
     insert_media(db, MediaRow().with_status("pending").soft_deleted());

@@ -43,8 +43,18 @@ public:
             std::lock_guard lock(m_mutex);
             call = ++m_calls[item.id];
         }
-        if (delay.count() > 0) {
-            std::this_thread::sleep_for(delay);
+        // a slow analysis that stops when the worker gives up on it, as a service request does
+        auto until = std::chrono::steady_clock::now() + delay;
+        while (std::chrono::steady_clock::now() < until) {
+            if (m_should_abort && m_should_abort()) {
+                throw eye::analyzers::AnalysisError(eye::analyzers::AnalysisError::Kind::temporary,
+                                                    "analysis stopped");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (unavailable) {
+            throw eye::analyzers::AnalysisError(eye::analyzers::AnalysisError::Kind::unavailable,
+                                                "the service is unreachable: connection refused");
         }
         if (call <= fail_first) {
             throw eye::analyzers::AnalysisError(eye::analyzers::AnalysisError::Kind::temporary,
@@ -67,6 +77,10 @@ public:
         return result;
     }
 
+    void set_abort_check(std::function<bool()> should_abort) override {
+        m_should_abort = std::move(should_abort);
+    }
+
     std::map<std::int64_t, int> calls() {
         std::lock_guard lock(m_mutex);
         return m_calls;
@@ -76,8 +90,10 @@ public:
     int fail_first = 0;
     bool fail_permanently = false;
     int embedding_length = 0;
+    bool unavailable = false;
 
 private:
+    std::function<bool()> m_should_abort;
     std::mutex m_mutex;
     std::map<std::int64_t, int> m_calls;
 };
@@ -287,6 +303,22 @@ TEST_CASE("an analysis longer than --timeout fails the attempt and the job is re
     run_in_process(db, analyzer, options, root.path);
     CHECK_THAT(db.query_value("SELECT error FROM eye.failed_jobs"),
                Catch::Contains("took longer than 300ms"));
+}
+
+TEST_CASE("a service that becomes unreachable: the job goes back untried and the worker exits 69") {
+    TestDatabase db;
+    queued_images(db, 3);
+    ScriptedAnalyzer analyzer;
+    analyzer.unavailable = true;
+    TempDir root;
+    auto outcome = run_in_process(db, analyzer, until_empty(), root.path);
+    CHECK(outcome.exit == eye::ExitCode::unavailable);
+    CHECK(analyzer.calls().size() == 1);
+    CHECK(db.query_value("SELECT string_agg(status || attempts, ',') FROM eye.jobs") ==
+          "queued0,queued0,queued0");
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                         "'pending'") == "3");
+    CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "0");
 }
 
 TEST_CASE("--max-jobs stops the worker after that many jobs") {

@@ -262,3 +262,24 @@ TEST_CASE("SIGTERM when the analysis outlasts --grace: exit 0, the job back in t
     CHECK(db.query_value("SELECT status || ' ' || attempts FROM eye.jobs") == "queued 0");
     CHECK(db.query_value("SELECT processing_status FROM media_files") == "pending");
 }
+
+TEST_CASE("a worker whose database goes away mid-run exits 75 without crashing") {
+    TestDatabase db;
+    auto fake = fake_ai({"--analyze-delay", "1500"});
+    auto env = worker_env(db, fake);
+    queue_images(db, "images/coins.png", 2);
+    eye::testing::Process worker("eye-worker", {"--stop-when-empty"}, env);
+    wait_until([&] { return calls_of(fake).size() == 1; });
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
+        "LIKE 'eye-worker%'");
+    auto result = worker.wait();
+    INFO(result.err);
+    CHECK(result.signal == 0);
+    CHECK(result.exit_code == 75);
+    CHECK_THAT(result.err, Catch::Contains("lost the database connection"));
+    CHECK_THAT(result.err, Catch::Contains("eye-worker end: failed (exit 75)"));
+    // the job in hand stays running until its heartbeat is stale; nothing is lost
+    CHECK(db.query_value("SELECT string_agg(status, ',' ORDER BY id) FROM eye.jobs") ==
+          "running,queued");
+}

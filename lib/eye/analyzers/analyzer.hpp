@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,11 @@ public:
     // Analyzes one image. Throws AnalysisError; must be safe to call from several threads at once
     // on different items.
     virtual AnalysisResult analyze(const MediaItem& item) = 0;
+
+    // Installs a check that, once it returns true, makes analyses in progress stop as soon as
+    // they can (a service request is cut off). Call before the first analyze(). An analyzer
+    // whose work is short and bounded (builtin) may ignore it.
+    virtual void set_abort_check(std::function<bool()> should_abort) { (void)should_abort; }
 };
 
 }  // namespace eye::analyzers

@@ -145,8 +145,16 @@ std::string status_detail(const ServiceError& error) {
     if (status >= 500) {
         temporary(fmt::format("the AI service failed: {}", error.message));
     }
-    // a wrong token, a proxy that wants credentials or a rate limit say nothing about the image
-    if (status == 401 || status == 403 || status == 407 || status == 408 || status == 429) {
+    // a wrong token or a proxy that wants credentials fails every image alike: the service is
+    // unavailable to eye until someone fixes the configuration
+    if (status == 401 || status == 403 || status == 407) {
+        throw AnalysisError(AnalysisError::Kind::unavailable,
+                            fmt::format("the AI service refused eye's credentials: {} (check "
+                                        "EYE_AI_TOKEN)",
+                                        error.message));
+    }
+    // a timeout at a proxy or a rate limit says nothing about the image
+    if (status == 408 || status == 429) {
         temporary(fmt::format("the AI service refused the request: {}", error.message));
     }
     permanent(fmt::format("the AI service refused '{}': {}", image_path, error.message));

@@ -89,6 +89,10 @@ public:
     // Safe to call from several threads at once: each call uses a client of its own.
     AnalysisResult analyze(const MediaItem& item) override;
 
+    void set_abort_check(std::function<bool()> should_abort) override {
+        m_options.should_abort = std::move(should_abort);
+    }
+
 private:
     AvinashOptions m_options;
     std::string m_model_version;

@@ -144,7 +144,12 @@ std::string read_image_file(const std::filesystem::path& path, std::int64_t max_
                         "in EYE_OLLAMA_MODELS)",
                         model, error.message));
     }
-    if (status == 401 || status == 403 || status == 407 || status == 408 || status == 429) {
+    if (status == 401 || status == 403 || status == 407) {
+        throw AnalysisError(AnalysisError::Kind::unavailable,
+                            fmt::format("ollama (or a proxy before it) refused eye's request: {}",
+                                        error.message));
+    }
+    if (status == 408 || status == 429) {
         temporary(fmt::format("ollama refused the request: {}", error.message));
     }
     permanent(fmt::format("ollama refused the image: {}", error.message));
@@ -306,7 +311,8 @@ std::string ollama_model_version(const OllamaOptions& options) {
 OllamaAnalyzer::OllamaAnalyzer(OllamaOptions options)
     : m_options(std::move(options)), m_model_version(ollama_model_version(m_options)) {
     if (m_options.ollama_url.empty() || m_options.vision_model.empty()) {
-        throw std::invalid_argument("the ollama analyzer needs Ollama's URL and a vision model");
+        throw ConfigError("the ollama analyzer needs Ollama's URL and a vision model",
+                          "set EYE_OLLAMA_URL and EYE_OLLAMA_VISION_MODEL (or EYE_OLLAMA_MODELS)");
     }
 }
 

@@ -58,6 +58,13 @@ void add_common_settings(CLI::App& app, Config& config) {
     options::add_string(app, "--db-timezone", config.db_timezone,
                         "session time zone: the zone upstream writes its timestamps in")
         ->group(group);
+    options::add_string(app, "--metrics-dir", config.metrics_dir,
+                        "write node_exporter textfile metrics (eye_<task>.prom) here")
+        ->group(group);
+    options::add_string(app, "--ping-url", config.ping_url,
+                        "healthchecks.io-style base URL to ping /eye-<task>/start and "
+                        "/eye-<task>/<exit code>")
+        ->group(group);
     options::add_duration(app, "--statement-timeout", config.statement_timeout,
                           "cancel any single SQL statement that runs longer", Milliseconds(1000))
         ->group(group);
@@ -171,8 +178,6 @@ void resolve_config(Config& config) {
     if (config.ollama_vision_model.empty() && !config.ollama_models.empty()) {
         config.ollama_vision_model = config.ollama_models.front();
     }
-    config.metrics_dir = config.metrics_dir.empty() ? env("EYE_METRICS_DIR") : config.metrics_dir;
-    config.ping_url = config.ping_url.empty() ? env("EYE_PING_URL") : config.ping_url;
     for (const auto* url : {&config.ai_url, &config.ollama_url}) {
         if (!url->empty() && url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
             throw ConfigError(

@@ -177,6 +177,23 @@ CLI::Option* add_choice(CLI::App& app, const std::string& flag, std::string& tar
     return with_env(option, flag);
 }
 
+CLI::Option* add_checked_string(
+    CLI::App& app, const std::string& flag, std::string& target, const std::string& help,
+    std::function<std::optional<std::string>(const std::string&)> check) {
+    auto* option = app.add_option_function<std::string>(
+        flag,
+        [&target, flag, check](const std::string& value) {
+            std::string text = trim(value);
+            if (auto reason = check(text)) {
+                reject(flag, value, *reason);
+            }
+            target = text;
+        },
+        help);
+    option->default_str(target)->type_name("TEXT");
+    return with_env(option, flag);
+}
+
 CLI::Option* add_list(CLI::App& app, const std::string& flag, std::vector<std::string>& target,
                       const std::string& help) {
     auto* option = app.add_option_function<std::string>(

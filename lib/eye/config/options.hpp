@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +37,11 @@ CLI::Option* add_string(CLI::App& app, const std::string& flag, std::string& tar
                         const std::string& help);
 CLI::Option* add_choice(CLI::App& app, const std::string& flag, std::string& target,
                         const std::string& help, const std::vector<std::string>& choices);
+// A string that `check` accepts (it returns the reason when it does not).
+CLI::Option* add_checked_string(
+    CLI::App& app, const std::string& flag, std::string& target, const std::string& help,
+    std::function<std::optional<std::string>(const std::string&)> check);
+
 // A comma-separated list ("llava:13b,nomic-embed-text").
 CLI::Option* add_list(CLI::App& app, const std::string& flag, std::vector<std::string>& target,
                       const std::string& help);

@@ -88,13 +88,15 @@ MediaTable MediaTable::read(Transaction& tx) {
     if (table.has("updated_at")) {
         sets += fmt::format(", updated_at = {}::timestamp", now);
     }
-    table.m_update_sql = fmt::format("UPDATE media_files SET {} WHERE id = $1", sets);
+    // a deleted image is never written, even when it was deleted while being analyzed
+    table.m_update_sql = fmt::format("UPDATE media_files SET {} WHERE id = $1{}", sets,
+                                     table.has("deleted_at") ? " AND deleted_at IS NULL" : "");
     table.m_update_name =
         fmt::format("media.write_analysis.{:x}", std::hash<std::string>{}(table.m_update_sql));
     return table;
 }
 
-void MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
+bool MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
                                 const analyzers::AnalysisResult& result, TimePoint now) const {
     std::optional<std::string> embedding;
     if (result.embedding && has("embedding")) {
@@ -135,12 +137,11 @@ void MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
     params.push_back(to_param(now));
     Statement update{m_update_name.c_str(), m_update_sql.c_str()};
     auto changed = tx.many_with(update, params).affected_rows();
-    if (changed != 1) {
-        throw Error(
-            ExitCode::software,
-            fmt::format("media_files row {} vanished while its analysis was written", media_id));
+    if (changed == 0) {
+        return false;
     }
     tx.none(k_upsert_state, media_id, result.analyzer, result.model_version, now);
+    return true;
 }
 
 }  // namespace eye::db

@@ -24,9 +24,10 @@ public:
     // Writes one analysis in the caller's transaction: every result column the table has (an
     // empty optional leaves its column as it is; face data only when the analyzer reported
     // faces), status 'completed' with processing_completed_at, and the image's eye.media_state
-    // row (analyzer, model version, analyzed_at; failures reset). Throws Error (exit 70) for an
-    // embedding that does not fit the column; database errors leave as eye::Error.
-    void write_analysis(Transaction& tx, std::int64_t media_id,
+    // row (analyzer, model version, analyzed_at; failures reset). Returns false, writing
+    // nothing, when the image was deleted meanwhile. Throws Error (exit 70) for an embedding that
+    // does not fit the column; database errors leave as eye::Error.
+    bool write_analysis(Transaction& tx, std::int64_t media_id,
                         const analyzers::AnalysisResult& result, TimePoint now) const;
 
 private:

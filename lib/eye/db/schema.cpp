@@ -156,6 +156,7 @@ CREATE TABLE IF NOT EXISTS eye.runs (
 );
 CREATE INDEX IF NOT EXISTS runs_task_started ON eye.runs (task, started_at DESC);
 CREATE INDEX IF NOT EXISTS runs_started ON eye.runs (started_at);
+CREATE INDEX IF NOT EXISTS runs_running ON eye.runs (id) WHERE status = 'running';
 
 CREATE TABLE IF NOT EXISTS eye.workers (
     id           text PRIMARY KEY,

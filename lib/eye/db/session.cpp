@@ -40,7 +40,6 @@ bool is_configuration_failure(std::string_view reason) {
            contains(reason, "invalid value for parameter") ||
            contains(reason, "no password supplied") ||
            contains(reason, "invalid connection option") || contains(reason, "permission denied") ||
-           contains(reason, "could not translate host name") ||
            contains(reason, "unrecognized configuration parameter");
 }
 
@@ -292,6 +291,10 @@ void rethrow_database_error(std::string_view what) {
         if (state == "57014") {
             throw TempFailError(fmt::format("{} was cancelled: {}", what, first_line(e.what())),
                                 "a statement timeout fired; the database may be overloaded");
+        }
+        if (has_class("23")) {
+            // the database refused the data (a foreign key, a check, a unique value)
+            throw TaskFailedError(message, "the data does not fit the table's constraints");
         }
         if (has_class("08") || has_class("53") || has_class("57P") || state == "40001" ||
             state == "40P01" || state == "55P03") {

@@ -44,6 +44,7 @@ WITH stale AS (
         updated_at = $2::timestamptz::timestamp
     FROM requeued r
     WHERE m.id = r.media_id AND m.processing_status = 'processing'
+      AND m.deleted_at IS NULL
     RETURNING m.id
 ), media_failed AS (
     UPDATE media_files m
@@ -54,6 +55,7 @@ WITH stale AS (
         updated_at = $2::timestamptz::timestamp
     FROM exhausted e
     WHERE m.id = e.media_id AND m.processing_status = 'processing'
+      AND m.deleted_at IS NULL
     RETURNING m.id
 ), state AS (
     INSERT INTO eye.media_state AS s (media_id, status, failed_at, consecutive_failures,
@@ -89,8 +91,9 @@ WITH wanted AS (
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM wanted), (SELECT count(*) FROM wake)
 )sql"};
 
-// The image's status to return to if this attempt does not finish: 'processing' left behind by
-// someone else counts as what it was before that.
+// The image's status to return to if this attempt does not finish. An image that was completed
+// once (processing_completed_at is set) and is pending or processing again has a good earlier
+// analysis: a failure must give it back 'completed', never 'failed'.
 const db::Statement k_claim{"queue.claim",
                             R"sql(
 WITH picked AS (
@@ -104,9 +107,10 @@ WITH picked AS (
     SET status = 'running', attempts = j.attempts + 1, max_attempts = $4::int,
         started_at = $3::timestamptz, heartbeat_at = $3::timestamptz, worker_id = $1,
         previous_status = coalesce((
-            SELECT CASE WHEN m.processing_status <> 'processing' THEN m.processing_status
-                        WHEN m.processing_completed_at IS NOT NULL THEN 'completed'
-                        ELSE 'pending' END
+            SELECT CASE WHEN m.processing_status IN ('pending', 'processing')
+                             AND m.processing_completed_at IS NOT NULL THEN 'completed'
+                        WHEN m.processing_status = 'processing' THEN 'pending'
+                        ELSE m.processing_status END
             FROM media_files m WHERE m.id = j.media_id), 'pending')
     FROM picked
     WHERE j.id = picked.id
@@ -155,6 +159,7 @@ WITH job AS (
         updated_at = $5::timestamptz::timestamp
     FROM job
     WHERE m.id = job.media_id AND m.processing_status = 'processing'
+      AND m.deleted_at IS NULL
     RETURNING m.id
 )
 SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM media)
@@ -182,6 +187,7 @@ WITH job AS (
         updated_at = $4::timestamptz::timestamp
     FROM job
     WHERE m.id = job.media_id AND m.processing_status = 'processing'
+      AND m.deleted_at IS NULL
     RETURNING m.id
 ), state AS (
     INSERT INTO eye.media_state AS s (media_id, status, failed_at, consecutive_failures,
@@ -209,6 +215,7 @@ WITH job AS (
     SET processing_status = job.previous_status, updated_at = $3::timestamptz::timestamp
     FROM job
     WHERE m.id = job.media_id AND m.processing_status = 'processing'
+      AND m.deleted_at IS NULL
     RETURNING m.id
 ), wake AS (
     SELECT pg_notify('eye_jobs', '') FROM (SELECT 1 FROM job LIMIT 1) any_released

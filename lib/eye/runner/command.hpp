@@ -54,6 +54,9 @@ struct CommandTraits {
     bool locked = true;        // one run at a time per task, across hosts
     bool recorded = true;      // leaves an eye.runs row, metrics and pings
     bool writes = true;        // offers --dry-run
+    // When set, the lock is taken only when this flag is on the command line: a read-only
+    // monitor run must not be skipped while a repairing one holds the lock.
+    const char* lock_only_with = nullptr;
 };
 
 // One parsed invocation of a task: its options, bound to flags, then its run.
@@ -61,6 +64,9 @@ class Invocation {
 public:
     virtual ~Invocation() = default;
     virtual void add_options(CLI::App& app, Config& config) = 0;
+    // Checks that the options fit together, after parsing and before anything is written;
+    // throws UsageError or ConfigError.
+    virtual void validate(const Config& config) const = 0;
     virtual Outcome run(Context& context) = 0;
 };
 
@@ -68,20 +74,29 @@ template <typename Options>
 using AddOptions = void (*)(CLI::App&, Config&, Options&);
 template <typename Options>
 using RunTask = Outcome (*)(Context&, const Options&);
+template <typename Options>
+using ValidateOptions = void (*)(const Config&, const Options&);
 
 // Adapts a task's options struct and its two functions to an Invocation.
 template <typename Options>
 class TaskInvocation final : public Invocation {
 public:
-    TaskInvocation(AddOptions<Options> add, RunTask<Options> run_task)
-        : m_add(add), m_run(run_task) {}
+    TaskInvocation(AddOptions<Options> add, RunTask<Options> run_task,
+                   ValidateOptions<Options> check)
+        : m_add(add), m_run(run_task), m_validate(check) {}
     void add_options(CLI::App& app, Config& config) override { m_add(app, config, m_options); }
+    void validate(const Config& config) const override {
+        if (m_validate != nullptr) {
+            m_validate(config, m_options);
+        }
+    }
     Outcome run(Context& context) override { return m_run(context, m_options); }
 
 private:
     Options m_options;
     AddOptions<Options> m_add;
     RunTask<Options> m_run;
+    ValidateOptions<Options> m_validate;
 };
 
 struct Command {
@@ -101,8 +116,9 @@ struct Command {
 
 template <typename Options>
 std::function<std::unique_ptr<Invocation>()> make_task(AddOptions<Options> add,
-                                                       RunTask<Options> run) {
-    return [add, run] { return std::make_unique<TaskInvocation<Options>>(add, run); };
+                                                       RunTask<Options> run,
+                                                       ValidateOptions<Options> check = nullptr) {
+    return [add, run, check] { return std::make_unique<TaskInvocation<Options>>(add, run, check); };
 }
 
 }  // namespace eye

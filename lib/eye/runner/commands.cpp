@@ -19,7 +19,8 @@ const std::vector<Command>& commands() {
          "Checks the database, the AI service, Ollama, the queue, stuck images and jobs, the "
          "workers, the schedule and the disk. Exits 0 (ok), 1 (warning), 2 (critical) or 3 "
          "(unknown) by the worst check, as Nagios and Icinga expect.",
-         "*/5 * * * *", "--fix", CommandTraits{Database::optional, false, true, true, true},
+         "*/5 * * * *", "--fix",
+         CommandTraits{Database::optional, false, true, true, true, "--fix"},
          make_task<tasks::MonitorOptions>(tasks::add_monitor_options, tasks::run_monitor)},
         {"queue:prune-failed", "eye-cleanup", "cleanup",
          "prune failed jobs older than --hours and other history",
@@ -45,7 +46,8 @@ const std::vector<Command>& commands() {
          "it claims nothing more and finishes the jobs in hand within --grace, or gives them "
          "back. Run it under a supervisor that restarts it.",
          "", "", CommandTraits{Database::required, true, false, true, false},
-         make_task<tasks::WorkerOptions>(tasks::add_worker_options, tasks::run_worker)},
+         make_task<tasks::WorkerOptions>(tasks::add_worker_options, tasks::run_worker,
+                                         tasks::validate_worker_options)},
         {"media:import", "", "media:import", "register image files and queue their analysis",
          "Registers JPEG and PNG files (directories are searched recursively) under "
          "EYE_MEDIA_ROOT as media_files rows, with file_path relative to the root, and queues "

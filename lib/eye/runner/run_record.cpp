@@ -42,11 +42,29 @@ const db::Statement k_insert_run{
     "INSERT INTO eye.runs (task, host, pid, args, dry_run, status, finished_at, exit_code) "
     "VALUES ($1, $2, $3, $4::jsonb, $5, $6, "
     "        CASE WHEN $6 = 'running' THEN NULL ELSE now() END, "
-    "        CASE WHEN $6 = 'running' THEN NULL ELSE 0 END) "
+    "        CASE WHEN $6 = 'running' THEN NULL ELSE $7::int END) "
     "RETURNING id"};
 
-const db::Statement k_close_abandoned{
-    "runner.close_abandoned",
+// A run is abandoned when no database session belongs to its process any more: eye sessions
+// are named "<program> pid=<pid> host=<host>" (the host cut to fit 63 characters). Killed
+// workers and imports leave such rows as well as locked tasks.
+const db::Statement k_close_abandoned{"runner.close_abandoned", R"sql(
+UPDATE eye.runs r
+SET status = 'failed', finished_at = now(),
+    summary = jsonb_build_object('error',
+                                 'abandoned: the process ended without finishing its run')
+WHERE r.status = 'running' AND r.id <> $1 AND r.started_at < now() - interval '1 minute'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_stat_activity a
+      WHERE split_part(split_part(a.application_name, ' pid=', 2), ' ', 1) = r.pid::text
+        AND split_part(a.application_name, ' host=', 2) <> ''
+        AND left(r.host, length(split_part(a.application_name, ' host=', 2))) =
+            split_part(a.application_name, ' host=', 2))
+)sql"};
+
+// While we hold a task's lock, no other run of it can be alive, whatever its age.
+const db::Statement k_close_unlocked{
+    "runner.close_unlocked",
     "UPDATE eye.runs SET status = 'failed', finished_at = now(), "
     "       summary = jsonb_build_object('error', 'abandoned: the process ended without "
     "finishing its run') "
@@ -109,7 +127,8 @@ LockHolder find_lock_holder(db::Session& session, const std::string& task) {
 }
 
 std::int64_t begin(db::Session& session, const std::string& task, const std::string& host, int pid,
-                   const std::vector<std::string>& args, bool dry_run, RunStatus status) {
+                   const std::vector<std::string>& args, bool dry_run, RunStatus status,
+                   ExitCode exit_code) {
     json::Writer w;
     w.begin_array();
     for (const auto& arg : args) {
@@ -118,13 +137,19 @@ std::int64_t begin(db::Session& session, const std::string& task, const std::str
     w.end_array();
     std::string status_name(status == RunStatus::ok ? "running" : run_status_name(status));
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
-    return tx.one(k_insert_run, task, host, pid, w.take(), dry_run, status_name)[0]
+    return tx
+        .one(k_insert_run, task, host, pid, w.take(), dry_run, status_name, to_int(exit_code))[0]
         .as<std::int64_t>();
 }
 
-std::size_t close_abandoned(db::Session& session, const std::string& task, std::int64_t except_id) {
+std::size_t close_abandoned(db::Session& session, std::int64_t except_id,
+                            const std::string* locked_task) {
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
-    return tx.none(k_close_abandoned, task, except_id);
+    std::size_t closed = tx.none(k_close_abandoned, except_id);
+    if (locked_task != nullptr) {
+        closed += tx.none(k_close_unlocked, *locked_task, except_id);
+    }
+    return closed;
 }
 
 void finish(db::Session& session, std::int64_t run_id, const Outcome& outcome) {

@@ -28,13 +28,18 @@ LockHolder find_lock_holder(db::Session& session, const std::string& task);
 std::string application_name(const std::string& program);
 
 // Inserts the run's row; returns its id.
+// A run that starts as `skipped` is finished at once, with `exit_code`.
 std::int64_t begin(db::Session& session, const std::string& task, const std::string& host, int pid,
                    const std::vector<std::string>& args, bool dry_run,
-                   RunStatus status = RunStatus::ok);
+                   RunStatus status = RunStatus::ok, ExitCode exit_code = ExitCode::ok);
 
-// Marks rows of `task` left 'running' by processes that died as failed. Only safe while holding
-// the task's lock.
-std::size_t close_abandoned(db::Session& session, const std::string& task, std::int64_t except_id);
+// Marks runs left 'running' by processes that no longer have a database session (killed, or
+// their machine died) as failed, so they do not look alive for ever. Runs younger than a minute
+// are left alone.
+// With `locked_task` (whose lock the caller holds), every other running run of that task is
+// closed at once, whatever its age.
+std::size_t close_abandoned(db::Session& session, std::int64_t except_id,
+                            const std::string* locked_task = nullptr);
 
 void finish(db::Session& session, std::int64_t run_id, const Outcome& outcome);
 

@@ -1,5 +1,6 @@
 #include "eye/runner/runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -93,6 +94,13 @@ void configure_early_logging(const std::string& display) {
     log::configure(level, format, display);
 }
 
+// /etc/eye/eye.conf when it can be seen; a directory we may not enter counts as no file.
+std::string default_config_file() {
+    std::error_code error;
+    return std::filesystem::exists("/etc/eye/eye.conf", error) ? "/etc/eye/eye.conf"
+                                                               : std::string();
+}
+
 struct Parsed {
     Config config;
     std::unique_ptr<Invocation> invocation;
@@ -111,8 +119,7 @@ std::optional<int> parse(const Command& command, const std::vector<std::string>&
     CLI::App app(title, command.program.empty() ? "eye " + command.name : command.program);
     app.config_formatter(std::make_shared<options::EnvFirstConfig>());
     app.allow_config_extras(CLI::config_extras_mode::ignore);
-    std::string default_config =
-        std::filesystem::exists("/etc/eye/eye.conf") ? "/etc/eye/eye.conf" : std::string();
+    std::string default_config = default_config_file();
     app.set_config("--config", default_config,
                    "read settings from this INI/TOML file (default /etc/eye/eye.conf when "
                    "present)")
@@ -221,32 +228,35 @@ Outcome execute(Run& run, Context& context) {
     }
     bool can_record = traits.recorded && context.db != nullptr && schema_version >= 1;
 
-    if (traits.locked && context.db != nullptr &&
+    bool take_lock = traits.locked && (traits.lock_only_with == nullptr ||
+                                       std::find(run.args.begin(), run.args.end(),
+                                                 traits.lock_only_with) != run.args.end());
+    if (take_lock && context.db != nullptr &&
         !run_record::try_lock(*context.db, run.command.task)) {
         auto holder = run_record::find_lock_holder(*context.db, run.command.task);
         log::info("skipped: {} is already running (host {}, pid {}, since {})", run.display,
                   holder.host, holder.pid,
                   holder.since ? format_time(*holder.since) : std::string("an unknown time"));
-        if (can_record) {
-            run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
-                              run.parsed.dry_run, RunStatus::skipped);
-        }
         Outcome skipped;
         skipped.status = RunStatus::skipped;
         skipped.exit = run.parsed.fail_if_locked ? ExitCode::temp_fail : ExitCode::ok;
+        if (can_record) {
+            run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
+                              run.parsed.dry_run, RunStatus::skipped, skipped.exit);
+        }
         skipped.note = "another run holds the lock";
         return skipped;
     }
     if (can_record) {
         run.run_id = run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
                                        run.parsed.dry_run);
-        if (traits.locked) {
-            if (auto closed =
-                    run_record::close_abandoned(*context.db, run.command.task, *run.run_id);
-                closed > 0) {
-                log::warning("marked {} earlier run(s) of {} that never finished as failed", closed,
-                             run.display);
-            }
+        // a dry run writes nothing but its own record
+        if (auto closed = run.parsed.dry_run ? 0
+                                             : run_record::close_abandoned(
+                                                   *context.db, *run.run_id,
+                                                   take_lock ? &run.command.task : nullptr);
+            closed > 0) {
+            log::warning("marked {} earlier run(s) whose process is gone as failed", closed);
         }
     }
 
@@ -293,6 +303,7 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
             return *done;
         }
         resolve_config(parsed.config);
+        parsed.invocation->validate(parsed.config);
         if (auto conninfo = db::ConnInfo::parse(parsed.config.database_url); !conninfo) {
             throw ConfigError(
                 fmt::format("invalid database URL: {}", log::redact(conninfo.error())),
@@ -301,6 +312,10 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     } catch (const Error& e) {
         log_error(e.what(), e.hint());
         return to_int(e.code());
+    } catch (const std::exception& e) {
+        log_error(fmt::format("internal error: {}", e.what()),
+                  "this is a bug in eye; please report it with the log");
+        return to_int(ExitCode::software);
     }
     log::configure(log::parse_level(parsed.config.log_level).value_or(log::Level::info),
                    log::parse_format(parsed.config.log_format).value_or(log::Format::text),

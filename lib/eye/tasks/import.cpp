@@ -109,16 +109,25 @@ bool has_image_extension(const fs::path& path) {
     return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
+// The analyzers refuse images larger than this; reading one whole to hash it would be wasted.
+constexpr std::uintmax_t k_max_file_bytes = 100ull * 1024 * 1024;
+
 std::optional<std::string> read_file(const fs::path& path, std::string& error) {
+    std::error_code size_error;
+    auto size = fs::file_size(path, size_error);
+    if (!size_error && size > k_max_file_bytes) {
+        error = fmt::format("it is larger than {}", format_size(k_max_file_bytes));
+        return std::nullopt;
+    }
     std::ifstream file(path, std::ios::binary);
     if (!file) {
-        error = std::strerror(errno);
+        error = fmt::format("cannot read it: {}", std::strerror(errno));
         return std::nullopt;
     }
     std::ostringstream buffer;
     buffer << file.rdbuf();
     if (file.bad()) {
-        error = "read error";
+        error = "cannot read it: read error";
         return std::nullopt;
     }
     return std::move(buffer).str();
@@ -130,15 +139,15 @@ std::vector<Candidate> collect(const fs::path& root, const std::vector<std::stri
                                Totals& totals) {
     std::vector<fs::path> files;
     for (const auto& argument : paths) {
-        fs::path path = fs::absolute(argument);
         std::error_code error;
+        fs::path path = fs::absolute(argument, error);
         auto status = fs::status(path, error);
         if (error || !fs::exists(status)) {
             throw IoError(fmt::format("cannot read '{}': {}", argument,
                                       error ? error.message() : "No such file or directory"),
                           "check the path");
         }
-        if (!analyzers::relative_to_root(root, path) && fs::weakly_canonical(path) != root) {
+        if (!analyzers::relative_to_root(root, path) && fs::weakly_canonical(path, error) != root) {
             throw UsageError(
                 fmt::format("'{}' is outside EYE_MEDIA_ROOT '{}'", argument, root.string()),
                 "import files below the media root, or set EYE_MEDIA_ROOT");
@@ -212,6 +221,7 @@ private:
     Context& m_context;
     const ImportOptions& m_options;
     Totals m_totals;
+    std::set<std::string> m_seen;  // hashes this import registered or chose, across batches
     bool m_with_user = false;
 };
 
@@ -256,7 +266,6 @@ void Importer::import_batch(std::vector<Registered>& batch) {
     }
     std::vector<std::string> paths, names, mimes, digests;
     std::vector<std::int64_t> sizes;
-    std::set<std::string> seen;
     for (const auto& file : batch) {
         if (auto it = known.find(file.hash); it != known.end()) {
             log::info("skipped '{}': same content as media {} ('{}')", file.relative,
@@ -264,7 +273,7 @@ void Importer::import_batch(std::vector<Registered>& batch) {
             ++m_totals.already_registered;
             continue;
         }
-        if (!seen.insert(file.hash).second) {
+        if (!m_seen.insert(file.hash).second) {
             log::info("skipped '{}': same content as another file of this import", file.relative);
             ++m_totals.duplicates;
             continue;
@@ -296,8 +305,9 @@ void Importer::import_batch(std::vector<Registered>& batch) {
 }
 
 Outcome Importer::run() {
-    fs::path root = fs::weakly_canonical(m_context.config.media_root);
-    if (!fs::is_directory(root)) {
+    std::error_code root_error;
+    fs::path root = fs::weakly_canonical(m_context.config.media_root, root_error);
+    if (root_error || !fs::is_directory(root, root_error)) {
         throw ConfigError(fmt::format("EYE_MEDIA_ROOT '{}' is not a directory", root.string()),
                           "set EYE_MEDIA_ROOT to the directory media_files.file_path is "
                           "relative to");
@@ -320,7 +330,7 @@ Outcome Importer::run() {
         auto bytes = read_file(candidate.path, error);
         ++done;
         if (!bytes) {
-            log::warning("skipped '{}': cannot read it: {}", candidate.relative, error);
+            log::warning("skipped '{}': {}", candidate.relative, error);
             ++m_totals.unreadable;
             continue;
         }

@@ -509,10 +509,11 @@ WITH reset AS (
       AND coalesce(m.processing_started_at, m.updated_at) < $1::timestamptz::timestamp
       AND NOT EXISTS (SELECT 1 FROM eye.jobs j WHERE j.media_id = m.id
                       AND j.status = 'running' AND j.heartbeat_at >= $2::timestamptz)
-    RETURNING m.id
+    RETURNING m.id, m.processing_completed_at IS NOT NULL AS analyzed_before
 ), queued AS (
     INSERT INTO eye.jobs (media_id, kind, reason, previous_status, available_at, created_at)
-    SELECT id, 'analyze', 'monitor: reset stuck image', 'pending', $3::timestamptz,
+    SELECT id, 'analyze', 'monitor: reset stuck image',
+           CASE WHEN analyzed_before THEN 'completed' ELSE 'pending' END, $3::timestamptz,
            $3::timestamptz
     FROM reset
     ON CONFLICT (media_id, kind) WHERE status IN ('queued', 'running') DO NOTHING

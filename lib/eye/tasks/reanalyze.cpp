@@ -30,52 +30,57 @@ std::string columns() {
     return "m.id, m.file_path, m.processing_status";
 }
 
-// $1 media type, $2 limit
+// Every selection takes $1 media type, $2 batch size, $3 --max-reanalyze-attempts; images
+// whose last that many analyses all failed are left out by every priority, or a handful of
+// broken files would be picked first in every run and re-analysis would never move on.
+constexpr const char* k_not_hopeless =
+    "NOT EXISTS (SELECT 1 FROM eye.media_state h WHERE h.media_id = m.id "
+    "AND h.consecutive_failures >= $3)";
+
 std::string oldest_sql() {
     return fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
         "ORDER BY m.processing_completed_at NULLS FIRST, m.id LIMIT $2",
-        columns(), db::k_oldest_rows, k_not_queued);
+        columns(), db::k_oldest_rows, k_not_queued, k_not_hopeless);
 }
 
-// $1 media type, $2 limit, $3 max consecutive failures
 std::string failed_sql() {
     return fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
-        "AND NOT EXISTS (SELECT 1 FROM eye.media_state s WHERE s.media_id = m.id "
-        "                AND s.consecutive_failures >= $3) "
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
         "ORDER BY m.updated_at, m.id LIMIT $2",
-        columns(), db::k_failed_rows, k_not_queued);
+        columns(), db::k_failed_rows, k_not_queued, k_not_hopeless);
 }
 
-// $1 media type, $2 limit: pending images first (the oldest index's order), then completed
-// ones that lack an embedding or a description, by id
+// Pending images first (the oldest index's order), then completed ones that lack an embedding
+// or a description, by id.
 std::string missing_sql(bool has_embedding) {
     return fmt::format(
         "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {1} AND "
-        "m.processing_status = 'pending' AND {3} "
+        "m.processing_status = 'pending' AND {3} AND {4} "
         "ORDER BY m.processing_completed_at NULLS FIRST, m.id LIMIT $2) "
         "UNION ALL "
-        "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {2} AND {3} "
+        "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {2} AND {3} AND {4} "
         "ORDER BY m.id LIMIT $2) LIMIT $2",
-        columns(), db::k_oldest_rows, db::incomplete_rows(has_embedding), k_not_queued);
+        columns(), db::k_oldest_rows, db::incomplete_rows(has_embedding), k_not_queued,
+        k_not_hopeless);
 }
 
-// $1 media type, $2 limit, $3 current analyzer, $4 current model version. Rows analyzed by eye
-// with another (analyzer, version) come from eye.media_state's index in two range scans around
-// the current pair; completed rows eye never analyzed (upstream's) come after them.
+// $4 current analyzer, $5 current model version. Rows analyzed by eye with another (analyzer,
+// version) come from eye.media_state's index in two range scans around the current pair;
+// completed rows eye never analyzed (upstream's) come after them.
 std::string outdated_sql() {
     std::string state_part = fmt::format(
         "SELECT {} FROM eye.media_state s JOIN media_files m ON m.id = s.media_id "
-        "WHERE (s.analyzer, s.model_version) {{}} ($3, $4) AND m.media_type = $1 AND {} AND {} "
+        "WHERE (s.analyzer, s.model_version) {{}} ($4, $5) AND m.media_type = $1 AND {} AND {} "
+        "AND s.consecutive_failures < $3 "
         "ORDER BY s.analyzer, s.model_version, s.media_id LIMIT $2",
         columns(), db::k_completed_rows, k_not_queued);
     std::string unknown_part = fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} "
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
         "AND NOT EXISTS (SELECT 1 FROM eye.media_state s WHERE s.media_id = m.id "
         "                AND s.analyzer IS NOT NULL) "
         "ORDER BY m.id LIMIT $2",
-        columns(), db::k_completed_rows, k_not_queued);
+        columns(), db::k_completed_rows, k_not_queued, k_not_hopeless);
     return fmt::format("({}) UNION ALL ({}) UNION ALL ({}) LIMIT $2",
                        fmt::format(fmt::runtime(state_part), "<"),
                        fmt::format(fmt::runtime(state_part), ">"), unknown_part);
@@ -83,26 +88,25 @@ std::string outdated_sql() {
 
 // Uniform sampling without sorting the table: random ids between the smallest and the largest,
 // kept when they are candidates ("oldest" would consider them). Every candidate is equally
-// likely to be hit, so the kept ones are a uniform sample. $1 media type, $2 probes, $3 ids
-// already picked, $4 limit.
+// likely to be hit, so the kept ones are a uniform sample. $4 probes, $5 ids already picked.
 std::string random_probe_sql() {
     return fmt::format(
         "WITH bounds AS (SELECT min(id) AS lo, max(id) AS hi FROM media_files), "
         "probes AS (SELECT DISTINCT b.lo + floor(random() * (b.hi - b.lo + 1))::bigint AS id "
-        "           FROM bounds b, generate_series(1, $2::int) WHERE b.lo IS NOT NULL) "
+        "           FROM bounds b, generate_series(1, $4::int) WHERE b.lo IS NOT NULL) "
         "SELECT {} FROM probes p JOIN media_files m ON m.id = p.id "
-        "WHERE m.media_type = $1 AND {} AND m.id <> ALL($3::bigint[]) AND {} "
-        "ORDER BY random() LIMIT $4",
-        columns(), db::k_oldest_rows, k_not_queued);
+        "WHERE m.media_type = $1 AND {} AND m.id <> ALL($5::bigint[]) AND {} AND {} "
+        "ORDER BY random() LIMIT $2",
+        columns(), db::k_oldest_rows, k_not_queued, k_not_hopeless);
 }
 
 // When candidates are too sparse among the ids for probing to find enough, they are few: take a
-// random sample of all of them. $1 media type, $2 ids already picked, $3 limit.
+// random sample of all of them. $4 ids already picked.
 std::string random_all_sql() {
     return fmt::format(
         "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND "
-        "m.id <> ALL($2::bigint[]) AND {} ORDER BY random() LIMIT $3",
-        columns(), db::k_oldest_rows, k_not_queued);
+        "m.id <> ALL($4::bigint[]) AND {} AND {} ORDER BY random() LIMIT $2",
+        columns(), db::k_oldest_rows, k_not_queued, k_not_hopeless);
 }
 
 const db::Statement k_density{
@@ -147,8 +151,8 @@ std::vector<Selection> select_random(db::Transaction& tx, const ReanalyzeOptions
         std::ceil(2.0 * static_cast<double>(options.batch) / std::max(density, 1e-4)) + 16;
     for (int round = 0; round < 8 && need() > 0; ++round) {
         int count = static_cast<int>(std::min(probes, 200'000.0));
-        auto rows =
-            read_rows(tx.many(probe.statement(), options.media_type, count, picked_ids, need()));
+        auto rows = read_rows(tx.many(probe.statement(), options.media_type, need(),
+                                      options.max_reanalyze_attempts, count, picked_ids));
         for (auto& row : rows) {
             picked_ids.push_back(row.id);
             picked.push_back(std::move(row));
@@ -156,7 +160,8 @@ std::vector<Selection> select_random(db::Transaction& tx, const ReanalyzeOptions
         probes *= 2;
     }
     if (need() > 0) {
-        auto rows = read_rows(tx.many(all.statement(), options.media_type, picked_ids, need()));
+        auto rows = read_rows(tx.many(all.statement(), options.media_type, need(),
+                                      options.max_reanalyze_attempts, picked_ids));
         picked.insert(picked.end(), rows.begin(), rows.end());
     }
     return picked;
@@ -194,7 +199,8 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
     }
     if (options.priority == "oldest") {
         static const Query query{"reanalyze.oldest", oldest_sql()};
-        return read_rows(tx.many(query.statement(), options.media_type, options.batch));
+        return read_rows(tx.many(query.statement(), options.media_type, options.batch,
+                                 options.max_reanalyze_attempts));
     }
     if (options.priority == "failed") {
         static const Query query{"reanalyze.failed", failed_sql()};
@@ -203,15 +209,15 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
     }
     if (options.priority == "outdated") {
         static const Query query{"reanalyze.outdated", outdated_sql()};
-        return read_rows(
-            tx.many(query.statement(), options.media_type, options.batch, analyzer, model_version));
+        return read_rows(tx.many(query.statement(), options.media_type, options.batch,
+                                 options.max_reanalyze_attempts, analyzer, model_version));
     }
     if (options.priority == "missing") {
         bool has_embedding = tx.one(k_embedding_exists)[0].as<bool>();
         static const Query with{"reanalyze.missing", missing_sql(true)};
         static const Query without{"reanalyze.missing_no_embedding", missing_sql(false)};
         return read_rows(tx.many((has_embedding ? with : without).statement(), options.media_type,
-                                 options.batch));
+                                 options.batch, options.max_reanalyze_attempts));
     }
     throw UsageError(fmt::format("unknown priority '{}'", options.priority),
                      "use oldest, failed, random, outdated or missing");
@@ -240,6 +246,7 @@ std::string reanalysis_sql(const std::string& priority, bool has_embedding) {
 void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& options) {
     add_settings(app, config, SettingGroup::analysis);
     add_settings(app, config, SettingGroup::ai);
+    add_settings(app, config, SettingGroup::ollama);
     options::add_int(app, "--batch", options.batch, "how many images to queue", 1, 100'000);
     options::add_choice(app, "--priority", options.priority,
                         "oldest: least recently analyzed first (never analyzed first); failed: "
@@ -250,8 +257,7 @@ void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& opti
     options::add_string(app, "--media-type", options.media_type,
                         "media_files.media_type to pick from");
     options::add_int(app, "--max-reanalyze-attempts", options.max_reanalyze_attempts,
-                     "--priority=failed skips images whose last this many analyses all failed", 1,
-                     1000);
+                     "skip images whose last this many analyses all failed", 1, 1000);
     options::add_choice(app, "--format", options.format, "report as text or JSON",
                         {"text", "json"});
 }

@@ -35,8 +35,8 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
                                              const std::string& model_version);
 
 // The SQL a priority selects with, for EXPLAIN in benchmarks and docs. Parameters: $1 media
-// type, $2 batch, then per priority: failed $3 max failures; outdated $3 analyzer, $4 model
-// version; random (the probe) $2 probes, $3 ids already picked (bigint[]), $4 batch.
+// type, $2 batch, $3 max consecutive failures; outdated: $4 analyzer, $5 model version; random
+// (the probe): $4 probes, $5 ids already picked (bigint[]).
 std::string reanalysis_sql(const std::string& priority, bool has_embedding);
 
 }  // namespace eye::tasks

@@ -37,9 +37,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using analyzers::AnalysisError;
 
-// Set once --grace is over: analyses still in flight are abandoned, and their service requests
-// stop at once instead of running to their own timeouts.
-std::atomic<bool> g_abandoned{false};
 using analyzers::AnalysisResult;
 
 // The database's clock, followed locally: heartbeats and due times are compared with the
@@ -137,28 +134,24 @@ void analysis_thread(std::shared_ptr<Pool> pool, analyzers::Analyzer* analyzer,
     }
 }
 
-std::vector<Milliseconds> parse_backoff(const std::string& text) {
+// "10" or "10,60,300" (seconds); nullopt when the text is neither.
+std::optional<std::vector<Milliseconds>> parse_backoff(const std::string& text) {
     std::vector<Milliseconds> steps;
     std::string_view rest = text;
-    while (!rest.empty()) {
+    while (true) {
         auto comma = rest.find(',');
         std::string part(rest.substr(0, comma));
         char* end = nullptr;
+        errno = 0;
         long long seconds = std::strtoll(part.c_str(), &end, 10);
-        if (part.empty() || *end != '\0' || seconds < 0) {
-            throw UsageError(fmt::format("--backoff: invalid value '{}': expected seconds, or a "
-                                         "comma list of seconds such as 10,60,300",
-                                         text),
-                             "see 'eye-worker --help'");
+        if (part.empty() || *end != '\0' || seconds < 0 || errno != 0 || seconds > 86'400) {
+            return std::nullopt;
         }
         steps.emplace_back(seconds * 1000);
         if (comma == std::string_view::npos) {
             break;
         }
         rest.remove_prefix(comma + 1);
-    }
-    if (steps.empty()) {
-        steps.emplace_back(0);
     }
     return steps;
 }
@@ -213,7 +206,7 @@ public:
           m_options(options),
           m_analyzer(analyzer),
           m_session(*context.db),
-          m_backoff(parse_backoff(options.backoff)),
+          m_backoff(parse_backoff(options.backoff).value_or(std::vector<Milliseconds>{})),
           m_pool(std::make_shared<Pool>()) {
         char host[256] = {};
         gethostname(host, sizeof host - 1);
@@ -222,9 +215,12 @@ public:
         m_id = fmt::format("{}:{}:{:06x}", m_host, getpid(), random() & 0xffffff);
     }
 
+    // Runs until a planned stop. On an error (the database went away) the analysis threads are
+    // stopped and the jobs in hand given back, if the database still answers, before it leaves.
     Outcome run();
 
 private:
+    Outcome run_loop();
     void start();
     void dispatch(std::vector<queue::ClaimedJob> jobs);
     void write_finished();
@@ -257,6 +253,8 @@ private:
     std::uint64_t m_next_token = 1;
     int m_abandoned_busy = 0;  // threads still working on a job we gave up on
     Counts m_counts;
+    // set when the worker stops: analyses still running are abandoned and stop at once
+    std::shared_ptr<std::atomic<bool>> m_abandoned = std::make_shared<std::atomic<bool>>(false);
     std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
     Clock::time_point m_next_heartbeat;
     Clock::time_point m_last_progress;
@@ -284,6 +282,7 @@ void Worker::start() {
     if (m_pool->event_fd < 0) {
         throw Error(ExitCode::software, "cannot create an eventfd for the analysis threads");
     }
+    m_analyzer.set_abort_check([abandoned = m_abandoned] { return abandoned->load(); });
     for (long long i = 0; i < m_options.concurrency; ++i) {
         m_threads.emplace_back(analysis_thread, m_pool, &m_analyzer, m_context.config.media_root);
     }
@@ -332,7 +331,13 @@ void Worker::write_one(const queue::ClaimedJob& job, Finished& finished) {
                     job.id, job.media_id);
                 return;
             }
-            m_media->write_analysis(tx, job.media_id, *finished.result, now);
+            if (!m_media->write_analysis(tx, job.media_id, *finished.result, now)) {
+                tx.commit();  // the job is done: there is nothing left to analyze
+                ++m_counts.missing;
+                log::info("job {}: image {} was deleted during its analysis; result discarded",
+                          job.id, job.media_id);
+                return;
+            }
             tx.commit();
             ++m_counts.completed;
             log::debug("job {}: image {} analyzed", job.id, job.media_id);
@@ -468,10 +473,12 @@ void Worker::wait_for_work(Milliseconds timeout) {
             }
         }
     }
+    // once a stop was requested its pipe stays readable: polling it would spin
     pollfd fds[3] = {{m_session.connection().sock(), POLLIN, 0},
                      {m_pool->event_fd, POLLIN, 0},
                      {stop::wake_fd(), POLLIN, 0}};
-    int ready = poll(fds, 3, static_cast<int>(timeout.count()));
+    nfds_t count = stop::requested() ? 2 : 3;
+    int ready = poll(fds, count, static_cast<int>(timeout.count()));
     if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         try {
             m_session.connection().get_notifs();
@@ -500,6 +507,9 @@ void Worker::give_back_in_flight() {
 }
 
 void Worker::stop_threads() {
+    // analyses still in flight were given back or settled: tell them to stop (a service request
+    // is cut off at once) and wait for their threads, which never outlive the analyzer
+    m_abandoned->store(true);
     {
         std::lock_guard lock(m_pool->mutex);
         m_pool->closing = true;
@@ -507,13 +517,7 @@ void Worker::stop_threads() {
     }
     m_pool->wake.notify_all();
     for (auto& thread : m_threads) {
-        // a thread still inside a slow analysis is left to finish on its own; it only touches
-        // the shared pool, which outlives this worker
-        if (m_abandoned_busy > 0 || !m_in_flight.empty()) {
-            thread.detach();
-        } else {
-            thread.join();
-        }
+        thread.join();
     }
     m_threads.clear();
 }
@@ -544,6 +548,23 @@ Outcome Worker::outcome(const std::string& reason) const {
 }
 
 Outcome Worker::run() {
+    try {
+        return run_loop();
+    } catch (...) {
+        try {
+            give_back_in_flight();
+        } catch (const std::exception& e) {
+            log::warning(
+                "could not give the jobs in hand back ({}); once their heartbeat is "
+                "stale, eye-monitor --fix or the next worker puts them back",
+                e.what());
+        }
+        stop_threads();
+        throw;
+    }
+}
+
+Outcome Worker::run_loop() {
     start();
     auto started = Clock::now();
     std::string reason;
@@ -612,7 +633,6 @@ Outcome Worker::run() {
            m_in_flight.size() > static_cast<std::size_t>(m_abandoned_busy)) {
         if (Clock::now() >= grace_end) {
             log::warning("--grace {} is over", format_duration(m_options.grace));
-            g_abandoned = true;
             break;
         }
         if (stop::requested() && grace_end == Clock::time_point::max()) {
@@ -660,9 +680,16 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
                          "seconds one analysis may take before it counts as failed (0: none)", 0);
     options::add_int(app, "--tries", options.tries, "attempts per job before it fails for good", 1,
                      100);
-    options::add_string(app, "--backoff", options.backoff,
-                        "seconds before a failed job is retried: one value doubles with each "
-                        "attempt, a list such as 10,60,300 is used as is");
+    options::add_checked_string(
+        app, "--backoff", options.backoff,
+        "seconds before a failed job is retried: one value doubles with each attempt, a list "
+        "such as 10,60,300 is used as is",
+        [](const std::string& text) -> std::optional<std::string> {
+            if (parse_backoff(text)) {
+                return std::nullopt;
+            }
+            return "expected seconds (0 to 86400), or a comma list such as 10,60,300";
+        });
     options::add_switch(app, "--stop-when-empty", options.stop_when_empty,
                         "exit once the queue has no job that is due");
     options::add_int(app, "--concurrency", options.concurrency, "analyses at once in this process",
@@ -678,8 +705,7 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
 }
 
 std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int embedding_dimensions,
-                                                   Milliseconds per_job_timeout,
-                                                   std::function<bool()> should_abort) {
+                                                   Milliseconds per_job_timeout) {
     // a service analyzer, retries included, must give up before the worker's per-job timeout
     auto fit = [&](http::Timeouts& timeouts, http::RetryPolicy& retry) {
         if (per_job_timeout.count() > 0) {
@@ -688,15 +714,18 @@ std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int emb
         }
     };
     if (config.analyzer == "avinash") {
+        if (config.ai_url.empty()) {
+            throw ConfigError("the avinash analyzer needs the AI service's URL",
+                              "set EYE_AI_URL (e.g. http://python-ai:8000) or choose another "
+                              "EYE_ANALYZER");
+        }
         auto options = analyzers::avinash_options(config, embedding_dimensions);
         fit(options.timeouts, options.retry);
-        options.should_abort = std::move(should_abort);
         return std::make_unique<analyzers::AvinashAnalyzer>(std::move(options));
     }
     if (config.analyzer == "ollama") {
         auto options = analyzers::ollama_options(config, embedding_dimensions);
         fit(options.timeouts, options.retry);
-        options.should_abort = std::move(should_abort);
         return std::make_unique<analyzers::OllamaAnalyzer>(std::move(options));
     }
     analyzers::BuiltinOptions options;
@@ -715,6 +744,12 @@ void check_service(const Config& config) {
     if (config.analyzer == "avinash") {
         services::AiServiceClient client(config.ai_url, config.ai_token, timeouts);
         auto health = client.health();
+        if (!health && health.error().kind == services::ServiceError::Kind::http_status &&
+            (health.error().http_status == 401 || health.error().http_status == 403)) {
+            throw ConfigError(
+                fmt::format("the AI service refused eye's credentials: {}", health.error().message),
+                "check EYE_AI_TOKEN");
+        }
         if (!health && health.error().kind != services::ServiceError::Kind::http_status) {
             throw UnavailableError(
                 fmt::format("the AI service is unavailable: {}", health.error().message),
@@ -746,6 +781,20 @@ void check_service(const Config& config) {
 
 }  // namespace
 
+void validate_worker_options(const Config&, const WorkerOptions& options) {
+    // a heartbeat must arrive several times within the time after which a job counts as dead,
+    // or a live job is rescued and run twice
+    if (options.rescue_after.count() > 0 && options.heartbeat_interval * 3 > options.rescue_after) {
+        throw UsageError(
+            fmt::format("--heartbeat-interval {} is too long for --rescue-after {}: a live job "
+                        "would look dead",
+                        format_duration(options.heartbeat_interval),
+                        format_duration(options.rescue_after)),
+            "keep --heartbeat-interval at most a third of --rescue-after and of the monitor's "
+            "--heartbeat-timeout");
+    }
+}
+
 Outcome run_worker_with(Context& context, const WorkerOptions& options,
                         analyzers::Analyzer& analyzer) {
     Worker worker(context, options, analyzer);
@@ -758,8 +807,7 @@ Outcome run_worker(Context& context, const WorkerOptions& options) {
         db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
         dimensions = db::read_embedding_column(tx).dimensions;
     }
-    auto analyzer = make_analyzer(context.config, dimensions, options.timeout,
-                                  [] { return g_abandoned.load(); });
+    auto analyzer = make_analyzer(context.config, dimensions, options.timeout);
     check_service(context.config);
     return run_worker_with(context, options, *analyzer);
 }

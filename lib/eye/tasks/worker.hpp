@@ -28,13 +28,14 @@ struct WorkerOptions {
 
 void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options);
 Outcome run_worker(Context& context, const WorkerOptions& options);
+void validate_worker_options(const Config& config, const WorkerOptions& options);
 
 // Builds the analyzer the configuration asks for (builtin, avinash or ollama). The embedding
 // length is the media_files.embedding column's, 0 when unknown. With a per-job timeout, a
-// service analyzer gives up (retries included) before it; `should_abort` stops its requests.
+// service analyzer gives up (retries included) before it. Throws ConfigError when the
+// configuration lacks what the analyzer needs (a URL, a model).
 std::unique_ptr<analyzers::Analyzer> make_analyzer(const Config& config, int embedding_dimensions,
-                                                   Milliseconds per_job_timeout = Milliseconds(0),
-                                                   std::function<bool()> should_abort = {});
+                                                   Milliseconds per_job_timeout = Milliseconds(0));
 
 // Runs the worker with a given analyzer (benchmarks and tests link their own).
 Outcome run_worker_with(Context& context, const WorkerOptions& options,
