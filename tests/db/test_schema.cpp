@@ -105,7 +105,7 @@ TEST_CASE("db:migrate on an empty database creates media_files and schema eye") 
     CHECK(db.query_value("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
                          "WHERE indexname LIKE 'eye\\_media%'") ==
           "eye_media_files_completed,eye_media_files_failed,eye_media_files_file_hash,"
-          "eye_media_files_incomplete,eye_media_files_oldest,eye_media_files_processing");
+          "eye_media_files_missing,eye_media_files_oldest,eye_media_files_processing");
 }
 
 TEST_CASE("db:migrate twice in a row changes nothing the second time") {

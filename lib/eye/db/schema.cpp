@@ -156,7 +156,6 @@ CREATE TABLE IF NOT EXISTS eye.runs (
 );
 CREATE INDEX IF NOT EXISTS runs_task_started ON eye.runs (task, started_at DESC);
 CREATE INDEX IF NOT EXISTS runs_started ON eye.runs (started_at);
-CREATE INDEX IF NOT EXISTS runs_running ON eye.runs (id) WHERE status = 'running';
 
 CREATE TABLE IF NOT EXISTS eye.workers (
     id           text PRIMARY KEY,
@@ -207,6 +206,30 @@ CREATE TABLE IF NOT EXISTS eye.models (
 CREATE UNIQUE INDEX IF NOT EXISTS models_one_current ON eye.models (is_current) WHERE is_current;
 CREATE INDEX IF NOT EXISTS models_finished ON eye.models (status, finished_at);
 )sql";
+
+// Version 2: runs left running by dead processes are found without a scan, and walks that no
+// index can answer remember where they stopped.
+const char* const k_eye_schema_v2 = R"sql(
+CREATE INDEX IF NOT EXISTS runs_running ON eye.runs (id) WHERE status = 'running';
+
+CREATE TABLE IF NOT EXISTS eye.cursors (
+    name       text PRIMARY KEY,
+    value      bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+)sql";
+
+struct Migration {
+    int version;
+    const char* what;
+    const char* sql;
+};
+
+constexpr Migration k_migrations[] = {
+    {1, "create schema eye", k_eye_schema_v1},
+    {2, "add eye.cursors and an index of running runs", k_eye_schema_v2},
+};
+static_assert(std::size(k_migrations) == k_schema_version);
 
 // eye's own indexes on media_files, upstream's table or ours. Each is built from the columns the
 // table has; nullopt when it lacks one the index needs.
@@ -279,16 +302,16 @@ const std::vector<MediaIndex>& media_indexes() {
                  "media_files (media_type, id) WHERE {}",
                  k_completed_rows);
          }},
-        {"eye_media_files_incomplete",
+        {"eye_media_files_missing",
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns,
                           {"media_type", "processing_status", "deleted_at", "description"})) {
                  return std::nullopt;
              }
              return fmt::format(
-                 "CREATE INDEX IF NOT EXISTS eye_media_files_incomplete ON "
+                 "CREATE INDEX IF NOT EXISTS eye_media_files_missing ON "
                  "media_files (media_type, id) WHERE {}",
-                 incomplete_rows(columns.count("embedding") != 0));
+                 missing_rows(columns.count("embedding") != 0));
          }},
     };
     return k_indexes;
@@ -304,10 +327,10 @@ bool try_create_vector_extension(Transaction& tx) {
 
 }  // namespace
 
-std::string incomplete_rows(bool has_embedding) {
+std::string missing_rows(bool has_embedding) {
     return fmt::format(
-        "deleted_at IS NULL AND processing_status = 'completed' AND ({}description "
-        "IS NULL)",
+        "deleted_at IS NULL AND (processing_status = 'pending' OR "
+        "(processing_status = 'completed' AND ({}description IS NULL)))",
         has_embedding ? "embedding IS NULL OR " : "");
 }
 
@@ -404,16 +427,21 @@ MigrationReport migrate(Session& session, const MigrationOptions& options) {
         }
     }
 
-    if (status.version < 1) {
-        report.steps.push_back("create schema eye (version 1)");
-        if (!options.dry_run) {
-            tx.run_sql("creating schema eye", k_eye_schema_v1);
-            tx.run_sql("recording the schema version",
-                       "INSERT INTO eye.schema_version (version) VALUES (1) "
-                       "ON CONFLICT DO NOTHING");
+    for (const auto& migration : k_migrations) {
+        if (status.version >= migration.version) {
+            continue;
         }
-        report.to_version = 1;
-    } else if (status.version > k_schema_version) {
+        report.steps.push_back(fmt::format("{} (version {})", migration.what, migration.version));
+        if (!options.dry_run) {
+            tx.run_sql(migration.what, migration.sql);
+            tx.run_sql("recording the schema version",
+                       fmt::format("INSERT INTO eye.schema_version (version) VALUES ({}) "
+                                   "ON CONFLICT DO NOTHING",
+                                   migration.version));
+        }
+        report.to_version = migration.version;
+    }
+    if (status.version > k_schema_version) {
         throw ConfigError(fmt::format("the database schema is version {}, newer than this eye "
                                       "understands ({})",
                                       status.version, k_schema_version),

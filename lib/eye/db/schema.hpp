@@ -10,7 +10,7 @@
 namespace eye::db {
 
 // The schema version this build of eye writes and expects.
-constexpr int k_schema_version = 1;
+constexpr int k_schema_version = 2;
 
 // How media_files.embedding is stored: pgvector's vector(N) or real[] (N unknown: 0).
 struct EmbeddingColumn {
@@ -39,10 +39,8 @@ constexpr const char* k_oldest_rows =
     "deleted_at IS NULL AND processing_status IN ('pending', 'completed')";
 constexpr const char* k_failed_rows = "deleted_at IS NULL AND processing_status = 'failed'";
 constexpr const char* k_completed_rows = "deleted_at IS NULL AND processing_status = 'completed'";
-// completed, but without a description (or an embedding, where the table has one). "missing"
-// is these and the pending rows, which eye_media_files_oldest serves: kept apart so that a
-// pending row, the most often written kind, costs one index entry fewer.
-std::string incomplete_rows(bool has_embedding);
+// pending, or completed without a description (or an embedding, where the table has one)
+std::string missing_rows(bool has_embedding);
 
 struct MigrationOptions {
     int embedding_dimensions = 512;

@@ -51,40 +51,49 @@ std::string failed_sql() {
         columns(), db::k_failed_rows, k_not_queued, k_not_hopeless);
 }
 
-// Pending images first (the oldest index's order), then completed ones that lack an embedding
-// or a description, by id.
 std::string missing_sql(bool has_embedding) {
     return fmt::format(
-        "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {1} AND "
-        "m.processing_status = 'pending' AND {3} AND {4} "
-        "ORDER BY m.processing_completed_at NULLS FIRST, m.id LIMIT $2) "
-        "UNION ALL "
-        "(SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {2} AND {3} AND {4} "
-        "ORDER BY m.id LIMIT $2) LIMIT $2",
-        columns(), db::k_oldest_rows, db::incomplete_rows(has_embedding), k_not_queued,
-        k_not_hopeless);
+        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
+        "ORDER BY m.id LIMIT $2",
+        columns(), db::missing_rows(has_embedding), k_not_queued, k_not_hopeless);
 }
 
-// $4 current analyzer, $5 current model version. Rows analyzed by eye with another (analyzer,
-// version) come from eye.media_state's index in two range scans around the current pair;
-// completed rows eye never analyzed (upstream's) come after them.
+// $4 current analyzer, $5 current model version. Rows analyzed by eye with another analyzer or
+// model version come from eye.media_state's (analyzer, model_version, media_id) index in four
+// plain range scans around the current pair; a row comparison would read the whole index.
 std::string outdated_sql() {
     std::string state_part = fmt::format(
         "SELECT {} FROM eye.media_state s JOIN media_files m ON m.id = s.media_id "
-        "WHERE (s.analyzer, s.model_version) {{}} ($4, $5) AND m.media_type = $1 AND {} AND {} "
-        "AND s.consecutive_failures < $3 "
+        "WHERE {{}} AND m.media_type = $1 AND {} AND {} AND s.consecutive_failures < $3 "
         "ORDER BY s.analyzer, s.model_version, s.media_id LIMIT $2",
         columns(), db::k_completed_rows, k_not_queued);
-    std::string unknown_part = fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
-        "AND NOT EXISTS (SELECT 1 FROM eye.media_state s WHERE s.media_id = m.id "
-        "                AND s.analyzer IS NOT NULL) "
-        "ORDER BY m.id LIMIT $2",
-        columns(), db::k_completed_rows, k_not_queued, k_not_hopeless);
-    return fmt::format("({}) UNION ALL ({}) UNION ALL ({}) LIMIT $2",
-                       fmt::format(fmt::runtime(state_part), "<"),
-                       fmt::format(fmt::runtime(state_part), ">"), unknown_part);
+    auto part = [&](const char* range) {
+        return fmt::format("({})", fmt::format(fmt::runtime(state_part), range));
+    };
+    return fmt::format("{} UNION ALL {} UNION ALL {} UNION ALL {} LIMIT $2",
+                       part("s.analyzer < $4"), part("s.analyzer = $4 AND s.model_version < $5"),
+                       part("s.analyzer = $4 AND s.model_version > $5"), part("s.analyzer > $4"));
 }
+
+// Completed images eye never analyzed (upstream did) have no eye.media_state row; finding them
+// is an anti-join that no index can answer, so each run walks one window of the completed
+// images, on from where the last run stopped. $4 the id to start after, $5 the window's size.
+// The first row also says how far the window reached (its last id and its size), even when
+// nothing in it qualifies.
+std::string unanalyzed_sql() {
+    return fmt::format(
+        "WITH win AS (SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {1} "
+        "             AND m.id > $4 ORDER BY m.id LIMIT $5), "
+        "reach AS (SELECT coalesce(max(id), 0) AS last_id, count(*) AS size FROM win), "
+        "found AS (SELECT * FROM win m WHERE NOT EXISTS (SELECT 1 FROM eye.media_state s "
+        "          WHERE s.media_id = m.id AND s.analyzer IS NOT NULL) AND {2} AND {3} "
+        "          ORDER BY m.id LIMIT $2) "
+        "SELECT found.id, found.file_path, found.processing_status, reach.last_id, reach.size "
+        "FROM reach LEFT JOIN found ON true ORDER BY found.id",
+        columns(), db::k_completed_rows, k_not_queued, k_not_hopeless);
+}
+
+constexpr int k_window_size = 5'000;
 
 // Uniform sampling without sorting the table: random ids between the smallest and the largest,
 // kept when they are candidates ("oldest" would consider them). Every candidate is equally
@@ -114,6 +123,14 @@ const db::Statement k_density{
     "SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = "
     "                 to_regclass('eye_media_files_oldest')), -1), "
     "       coalesce((SELECT max(id) - min(id) + 1 FROM media_files), 0)"};
+
+const db::Statement k_read_cursor{"reanalyze.read_cursor",
+                                  "SELECT value FROM eye.cursors WHERE name = $1"};
+
+const db::Statement k_write_cursor{
+    "reanalyze.write_cursor",
+    "INSERT INTO eye.cursors (name, value) VALUES ($1, $2) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = now()"};
 
 const db::Statement k_embedding_exists{
     "reanalyze.embedding_exists",
@@ -167,6 +184,44 @@ std::vector<Selection> select_random(db::Transaction& tx, const ReanalyzeOptions
     return picked;
 }
 
+// Adds completed images eye never analyzed, from at most two windows: on from the stored
+// position, and once more from the start when the end of the table was reached.
+void select_unanalyzed(db::Transaction& tx, const ReanalyzeOptions& options,
+                       std::vector<Selection>& rows, bool remember_position) {
+    static const Query candidates{"reanalyze.unanalyzed", unanalyzed_sql()};
+    std::string cursor_name = "reanalyze.outdated:" + options.media_type;
+    std::int64_t start = 0;
+    if (auto row = tx.at_most_one(k_read_cursor, cursor_name)) {
+        start = (*row)[0].as<std::int64_t>();
+    }
+    for (int window = 0; window < 2 && static_cast<long long>(rows.size()) < options.batch;
+         ++window) {
+        long long need = options.batch - static_cast<long long>(rows.size());
+        auto result = tx.many(candidates.statement(), options.media_type, need,
+                              options.max_reanalyze_attempts, start, k_window_size);
+        std::int64_t last_found = 0;
+        for (const auto& row : result) {
+            if (!row[0].is_null()) {
+                rows.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(),
+                                row[2].as<std::string>()});
+                last_found = rows.back().id;
+            }
+        }
+        bool reached_end = result[0][4].as<std::int64_t>() < k_window_size;
+        std::int64_t next = reached_end ? 0 : result[0][3].as<std::int64_t>();
+        if (static_cast<long long>(rows.size()) >= options.batch && last_found != 0) {
+            next = last_found;  // the next run starts right after what this one took
+        }
+        if (remember_position) {
+            tx.none(k_write_cursor, cursor_name, next);
+        }
+        if (!reached_end || start == 0) {
+            break;
+        }
+        start = 0;
+    }
+}
+
 std::string report_json(const ReanalyzeOptions& options, const std::vector<Selection>& selected,
                         const queue::Enqueued& queued, bool dry_run) {
     json::Writer w;
@@ -192,7 +247,8 @@ std::string report_json(const ReanalyzeOptions& options, const std::vector<Selec
 
 std::vector<Selection> select_for_reanalysis(db::Session& session, const ReanalyzeOptions& options,
                                              const std::string& analyzer,
-                                             const std::string& model_version) {
+                                             const std::string& model_version,
+                                             bool remember_position) {
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
     if (options.priority == "random") {
         return select_random(tx, options);
@@ -209,8 +265,10 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
     }
     if (options.priority == "outdated") {
         static const Query query{"reanalyze.outdated", outdated_sql()};
-        return read_rows(tx.many(query.statement(), options.media_type, options.batch,
-                                 options.max_reanalyze_attempts, analyzer, model_version));
+        auto rows = read_rows(tx.many(query.statement(), options.media_type, options.batch,
+                                      options.max_reanalyze_attempts, analyzer, model_version));
+        select_unanalyzed(tx, options, rows, remember_position);
+        return rows;
     }
     if (options.priority == "missing") {
         bool has_embedding = tx.one(k_embedding_exists)[0].as<bool>();
@@ -232,6 +290,9 @@ std::string reanalysis_sql(const std::string& priority, bool has_embedding) {
     }
     if (priority == "outdated") {
         return outdated_sql();
+    }
+    if (priority == "unanalyzed") {
+        return unanalyzed_sql();
     }
     if (priority == "missing") {
         return missing_sql(has_embedding);
@@ -271,7 +332,8 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
         analyzer_name = analyzer->name();
         model_version = analyzer->model_version();
     }
-    auto selected = select_for_reanalysis(*context.db, options, analyzer_name, model_version);
+    auto selected =
+        select_for_reanalysis(*context.db, options, analyzer_name, model_version, !context.dry_run);
 
     queue::Enqueued queued;
     if (!context.dry_run && !selected.empty()) {

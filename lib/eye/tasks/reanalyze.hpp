@@ -30,13 +30,17 @@ struct Selection {
     std::string file_path;
     std::string status;
 };
+// With `remember_position`, "outdated" stores how far its walk over images eye never analyzed
+// got, so the next run goes on from there (a dry run does not).
 std::vector<Selection> select_for_reanalysis(db::Session& session, const ReanalyzeOptions& options,
                                              const std::string& analyzer,
-                                             const std::string& model_version);
+                                             const std::string& model_version,
+                                             bool remember_position = false);
 
 // The SQL a priority selects with, for EXPLAIN in benchmarks and docs. Parameters: $1 media
 // type, $2 batch, $3 max consecutive failures; outdated: $4 analyzer, $5 model version; random
-// (the probe): $4 probes, $5 ids already picked (bigint[]).
+// (the probe): $4 probes, $5 ids already picked (bigint[]); "unanalyzed" (the part of outdated
+// that walks images eye never analyzed): $4 the id to start after, $5 the window's size.
 std::string reanalysis_sql(const std::string& priority, bool has_embedding);
 
 }  // namespace eye::tasks
