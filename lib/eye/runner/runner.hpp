@@ -21,7 +21,10 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
 // main() of a small executable such as eye-monitor.
 int run_program(std::string_view program, int argc, char** argv);
 
-// main() of the umbrella: `eye list`, `eye help NAME`, `eye NAME ARGS...`.
+// Every command with its --help, as Markdown (docs/commands.md; `eye help --markdown`).
+std::string commands_markdown();
+
+// main() of the umbrella: `eye list`, `eye help NAME`, `eye help --markdown`, `eye NAME ARGS...`.
 int run_umbrella(int argc, char** argv);
 
 }  // namespace eye
