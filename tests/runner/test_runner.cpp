@@ -16,6 +16,7 @@
 #include "eye/core/error.hpp"
 #include "eye/core/stop.hpp"
 #include "eye/db/conninfo.hpp"
+#include "eye/json/json.hpp"
 #include "eye/runner/run_record.hpp"
 #include "eye/runner/runner.hpp"
 #include "support/database.hpp"
@@ -367,4 +368,26 @@ TEST_CASE("the umbrella and the small executable behave identically") {
     CHECK(strip_numbers(own.out) == strip_numbers(umbrella.out));
     auto bad = eye::testing::run("eye", {"system:monitor", "--format=xml"}, env);
     CHECK(bad.exit_code == 64);
+}
+
+TEST_CASE("--log-format=json writes every log line as one JSON object without secrets") {
+    TestDatabase db;
+    auto url = eye::db::ConnInfo::parse(db.url())->with("password", "s3cret-pw-123").to_string();
+    auto result = eye::testing::run("eye-monitor", {"--log-format=json", "--format=json"},
+                                    {{"EYE_DATABASE_URL", url}, {"EYE_STATE_DIR", "/tmp"}});
+    CHECK(result.exit_code == 0);
+    std::istringstream lines(result.err);
+    int count = 0;
+    for (std::string line; std::getline(lines, line);) {
+        INFO(line);
+        auto parsed = eye::json::parse(line);
+        REQUIRE(parsed);
+        CHECK(parsed->HasMember("time"));
+        CHECK(std::string((*parsed)["level"].GetString()) == "INFO");
+        CHECK(std::string((*parsed)["program"].GetString()) == "eye-monitor");
+        ++count;
+    }
+    CHECK(count >= 2);
+    CHECK_THAT(result.err, Catch::Contains("eye-monitor end: ok in "));
+    CHECK_THAT(result.err, !Catch::Contains("s3cret-pw-123"));
 }
