@@ -74,6 +74,9 @@ public:
         if (embedding_length > 0) {
             result.embedding = std::vector<float>(static_cast<std::size_t>(embedding_length), 0.5f);
         }
+        if (item.id == bad_embedding_for) {
+            result.embedding = std::vector<float>(10, 0.5f);
+        }
         return result;
     }
 
@@ -91,6 +94,7 @@ public:
     bool fail_permanently = false;
     int embedding_length = 0;
     bool unavailable = false;
+    std::int64_t bad_embedding_for = 0;  // this image gets an embedding too short for the column
 
 private:
     std::function<bool()> m_should_abort;
@@ -268,6 +272,26 @@ TEST_CASE("an embedding that does not fit the column fails the job for good") {
                Catch::Contains("embedding has 10 values but media_files.embedding is "
                                "vector(512)"));
     CHECK(db.query_value("SELECT embedding IS NULL FROM media_files") == "t");
+}
+
+TEST_CASE("results written together: one the database refuses does not hold back the others") {
+    if (!eye::testing::server_has_pgvector()) {
+        FAIL("this PostgreSQL server has no pgvector; scripts/setup builds it (--pgvector)");
+    }
+    TestDatabase db;
+    auto images = queued_images(db, 16);
+    ScriptedAnalyzer analyzer;
+    analyzer.embedding_length = 512;
+    analyzer.bad_embedding_for = images[5];
+    TempDir root;
+    auto options = until_empty();
+    options.concurrency = 8;
+    run_in_process(db, analyzer, options, root.path);
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                         "'completed' AND embedding IS NOT NULL") == "15");
+    CHECK(db.query_value("SELECT media_id FROM eye.failed_jobs") == std::to_string(images[5]));
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_state WHERE status = 'completed'") ==
+          "15");
 }
 
 TEST_CASE("a job taken from the worker while it runs is not written by it") {

@@ -1,5 +1,12 @@
 #include "eye/queue/queue.hpp"
 
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
 namespace eye::queue {
 namespace {
 
@@ -91,21 +98,24 @@ WITH wanted AS (
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM wanted), (SELECT count(*) FROM wake)
 )sql"};
 
-// The image's status to return to if this attempt does not finish. An image that was completed
-// once (processing_completed_at is set) and is pending or processing again has a good earlier
-// analysis: a failure must give it back 'completed', never 'failed'.
-const db::Statement k_claim{"queue.claim",
-                            R"sql(
+// The claim, with its batch size written into the text: with LIMIT as a parameter PostgreSQL's
+// cached plan assumes a tenth of the queue and hashes whole tables, so every call is planned
+// afresh. One prepared statement per batch size keeps a plan that walks jobs_claim.
+// $1 worker, $2 now, $3 attempts allowed. previous_status is the image's status to return to
+// if this attempt does not finish: an image that was completed once (processing_completed_at
+// is set) and is pending or processing again has a good earlier analysis, so a failure must
+// give it back 'completed', never 'failed'.
+constexpr const char* k_claim_template = R"sql(
 WITH picked AS (
     SELECT id FROM eye.jobs
-    WHERE status = 'queued' AND available_at <= $3::timestamptz
+    WHERE status = 'queued' AND available_at <= $2::timestamptz
     ORDER BY priority, available_at, id
-    LIMIT $2::int
+    LIMIT {limit}
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE eye.jobs j
-    SET status = 'running', attempts = j.attempts + 1, max_attempts = $4::int,
-        started_at = $3::timestamptz, heartbeat_at = $3::timestamptz, worker_id = $1,
+    SET status = 'running', attempts = j.attempts + 1, max_attempts = $3::int,
+        started_at = $2::timestamptz, heartbeat_at = $2::timestamptz, worker_id = $1,
         previous_status = coalesce((
             SELECT CASE WHEN m.processing_status IN ('pending', 'processing')
                              AND m.processing_completed_at IS NOT NULL THEN 'completed'
@@ -117,9 +127,9 @@ WITH picked AS (
     RETURNING j.id, j.media_id, j.kind, j.attempts, j.max_attempts, j.previous_status
 ), media AS (
     UPDATE media_files m
-    SET processing_status = 'processing', processing_started_at = $3::timestamptz::timestamp,
+    SET processing_status = 'processing', processing_started_at = $2::timestamptz::timestamp,
         processing_attempts = coalesce(m.processing_attempts, 0) + 1,
-        updated_at = $3::timestamptz::timestamp
+        updated_at = $2::timestamptz::timestamp
     FROM claimed c
     WHERE m.id = c.media_id AND m.deleted_at IS NULL
     RETURNING m.id, m.file_path, m.mime_type
@@ -128,7 +138,20 @@ SELECT c.id, c.media_id, c.kind, c.attempts, c.max_attempts, c.previous_status,
        media.file_path, media.mime_type, media.id IS NULL
 FROM claimed c LEFT JOIN media ON media.id = c.media_id
 ORDER BY c.id
-)sql"};
+)sql";
+
+// The claim statement for batches of `limit`, built and kept once per size.
+db::Statement claim_statement(int limit) {
+    static std::mutex mutex;
+    static std::map<int, std::pair<std::string, std::string>> built;  // name, sql
+    std::lock_guard lock(mutex);
+    auto [it, inserted] = built.try_emplace(limit);
+    if (inserted) {
+        it->second.first = fmt::format("queue.claim.{}", limit);
+        it->second.second = fmt::format(fmt::runtime(k_claim_template), fmt::arg("limit", limit));
+    }
+    return {it->second.first.c_str(), it->second.second.c_str()};
+}
 
 const db::Statement k_heartbeat{
     "queue.heartbeat",
@@ -247,7 +270,7 @@ Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids
 std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
                               db::TimePoint now, int max_attempts) {
     std::vector<ClaimedJob> jobs;
-    for (const auto& row : tx.many(k_claim, worker_id, limit, now, max_attempts)) {
+    for (const auto& row : tx.many(claim_statement(limit), worker_id, now, max_attempts)) {
         ClaimedJob job;
         job.id = row[0].as<std::int64_t>();
         job.media_id = row[1].as<std::int64_t>();

@@ -37,6 +37,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using analyzers::AnalysisError;
 
+constexpr auto k_claim_cooldown = std::chrono::milliseconds(5);
+
 using analyzers::AnalysisResult;
 
 // The database's clock, followed locally: heartbeats and due times are compared with the
@@ -224,6 +226,7 @@ private:
     void start();
     void dispatch(std::vector<queue::ClaimedJob> jobs);
     void write_finished();
+    void write_succeeded(std::vector<std::pair<queue::ClaimedJob, Finished>>& succeeded);
     void write_one(const queue::ClaimedJob& job, Finished& finished);
     void heartbeat_if_due(bool force = false);
     void fail_timed_out();
@@ -257,6 +260,7 @@ private:
     std::shared_ptr<std::atomic<bool>> m_abandoned = std::make_shared<std::atomic<bool>>(false);
     std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
     Clock::time_point m_next_heartbeat;
+    Clock::time_point m_last_claim;
     Clock::time_point m_last_progress;
 };
 
@@ -394,6 +398,7 @@ void Worker::write_finished() {
         std::uint64_t drained = 0;
         [[maybe_unused]] auto n = read(m_pool->event_fd, &drained, sizeof drained);
     }
+    std::vector<std::pair<queue::ClaimedJob, Finished>> succeeded;
     for (auto& finished : done) {
         auto it = m_in_flight.find(finished.token);
         if (it == m_in_flight.end()) {
@@ -405,7 +410,54 @@ void Worker::write_finished() {
             --m_abandoned_busy;  // its thread is free again; the job was settled already
             continue;
         }
-        write_one(flight.job, finished);
+        if (finished.result) {
+            succeeded.emplace_back(std::move(flight.job), std::move(finished));
+        } else {
+            write_one(flight.job, finished);
+        }
+    }
+    write_succeeded(succeeded);
+}
+
+// Several finished analyses in one transaction (one commit instead of one each); should any of
+// them be refused by the database, the batch is rolled back and each is written on its own, so
+// one bad result never holds back the others.
+void Worker::write_succeeded(std::vector<std::pair<queue::ClaimedJob, Finished>>& succeeded) {
+    if (succeeded.size() > 1) {
+        try {
+            auto now = m_clock.now();
+            std::int64_t completed = 0;
+            std::int64_t lost = 0;
+            std::int64_t missing = 0;
+            db::Transaction tx(m_session);
+            for (auto& [job, finished] : succeeded) {
+                if (!queue::complete(tx, job, m_id, now)) {
+                    ++lost;
+                    log::warning(
+                        "job {} (image {}) was taken from this worker; its result is "
+                        "discarded",
+                        job.id, job.media_id);
+                } else if (m_media->write_analysis(tx, job.media_id, *finished.result, now)) {
+                    ++completed;
+                } else {
+                    ++missing;
+                }
+            }
+            tx.commit();
+            m_counts.completed += completed;
+            m_counts.lost += lost;
+            m_counts.missing += missing;
+            return;
+        } catch (const Error& e) {
+            if (e.code() == ExitCode::temp_fail) {
+                throw;
+            }
+            log::debug("writing {} results together failed ({}); writing them one by one",
+                       succeeded.size(), e.what());
+        }
+    }
+    for (auto& [job, finished] : succeeded) {
+        write_one(job, finished);
     }
 }
 
@@ -596,6 +648,13 @@ Outcome Worker::run_loop() {
 
         int busy = static_cast<int>(m_in_flight.size());
         int free = static_cast<int>(m_options.concurrency) - busy;
+        // with analyses still running, wait a moment for more slots to free up, so one claim
+        // fills several instead of every finished analysis costing a claim of its own
+        if (free > 0 && busy > 0 && Clock::now() - m_last_claim < k_claim_cooldown) {
+            wait_for_work(std::chrono::duration_cast<Milliseconds>(k_claim_cooldown -
+                                                                   (Clock::now() - m_last_claim)));
+            continue;
+        }
         if (free > 0) {
             int want = free;
             if (m_options.max_jobs > 0) {
@@ -609,6 +668,7 @@ Outcome Worker::run_loop() {
                     queue::claim(tx, m_id, want, m_clock.now(), static_cast<int>(m_options.tries));
                 tx.commit();
             }
+            m_last_claim = Clock::now();
             if (!jobs.empty()) {
                 m_counts.claimed += static_cast<std::int64_t>(jobs.size());
                 dispatch(std::move(jobs));
