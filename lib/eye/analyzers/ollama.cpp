@@ -145,9 +145,9 @@ std::string read_image_file(const std::filesystem::path& path, std::int64_t max_
                         model, error.message));
     }
     if (status == 401 || status == 403 || status == 407) {
-        throw AnalysisError(AnalysisError::Kind::unavailable,
-                            fmt::format("ollama (or a proxy before it) refused eye's request: {}",
-                                        error.message));
+        throw AnalysisError(
+            AnalysisError::Kind::unavailable,
+            fmt::format("ollama (or a proxy before it) refused eye's request: {}", error.message));
     }
     if (status == 408 || status == 429) {
         temporary(fmt::format("ollama refused the request: {}", error.message));
