@@ -477,6 +477,15 @@ TEST_CASE("the avinash analyzer sends the token, the models and detect_faces") {
     CHECK(eye::json::get_string(*body, "captioning_model") == "florence");
     CHECK(eye::json::get_string(*body, "embedding_model") == "clip");
     CHECK(eye::json::get_string(*body, "ollama_model") == "llava:13b");
+
+    // without Ollama the configured model still goes along, as upstream's body has it
+    options.use_ollama = false;
+    AvinashAnalyzer without_ollama(options);
+    without_ollama.analyze(item("public/b.jpg"));
+    auto second = eye::json::parse(server.requests().at(1).body);
+    REQUIRE(second);
+    CHECK(eye::json::get_bool(*second, "use_ollama") == false);
+    CHECK(eye::json::get_string(*second, "ollama_model") == "llava:13b");
 }
 
 TEST_CASE("a stop request ends an analysis in hand as a temporary failure") {

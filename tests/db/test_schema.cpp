@@ -105,7 +105,8 @@ TEST_CASE("db:migrate on an empty database creates media_files and schema eye") 
     CHECK(db.query_value("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
                          "WHERE indexname LIKE 'eye\\_media%'") ==
           "eye_media_files_completed,eye_media_files_failed,eye_media_files_file_hash,"
-          "eye_media_files_missing,eye_media_files_oldest,eye_media_files_processing");
+          "eye_media_files_file_path,eye_media_files_missing,eye_media_files_oldest,"
+          "eye_media_files_processing");
 }
 
 TEST_CASE("db:migrate twice in a row changes nothing the second time") {
@@ -117,6 +118,30 @@ TEST_CASE("db:migrate twice in a row changes nothing the second time") {
     CHECK(second.steps.empty());
     CHECK_FALSE(second.created_media_files);
     CHECK(schema_fingerprint(db) == before);
+}
+
+TEST_CASE("db:migrate from version 2 rebuilds the index of missing images with its new predicate") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    // the database as version 2 left it
+    db.execute("DELETE FROM eye.schema_version WHERE version = 3");
+    db.execute("DROP INDEX eye_media_files_missing");
+    db.execute(
+        "CREATE INDEX eye_media_files_missing ON media_files (media_type, id) WHERE "
+        "deleted_at IS NULL AND (processing_status = 'pending' OR (processing_status = "
+        "'completed' AND (embedding IS NULL OR description IS NULL)))");
+    auto indexdef = [&] {
+        return db.query_value(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'eye_media_files_missing'");
+    };
+    REQUIRE(indexdef().find("''") == std::string::npos);
+
+    auto report = eye::db::migrate(session, {});
+    CHECK(report.from_version == 2);
+    CHECK(report.to_version == 3);
+    CHECK_THAT(indexdef(), Catch::Contains("= ''::text"));
+    CHECK(eye::db::migrate(session, {}).steps.empty());
 }
 
 TEST_CASE("db:migrate --dry-run lists the steps and writes nothing") {

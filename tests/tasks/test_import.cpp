@@ -70,6 +70,14 @@ TEST_CASE("media:import registers images recursively, skips duplicates and queue
     CHECK_THAT(again.out, Catch::Contains("4 already registered"));
     CHECK_THAT(again.err, Catch::Contains("same content as media"));
     CHECK(db.query_value("SELECT count(*) FROM media_files") == "3");
+
+    // a file changed since it was registered is not registered a second time at its path
+    std::ofstream(library.root / "album/chelsea.png", std::ios::app) << "changed";
+    auto changed = import(db, library, {(library.root / "album").string()});
+    CHECK(changed.exit_code == 0);
+    CHECK_THAT(changed.err, Catch::Contains("'album/chelsea.png': registered already as media"));
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE file_path = "
+                         "'album/chelsea.png'") == "1");
 }
 
 TEST_CASE("media:import --dry-run reports and writes nothing but its run record") {

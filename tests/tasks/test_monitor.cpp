@@ -192,11 +192,12 @@ TEST_CASE("an image with a live job is not stuck however long it has been proces
 
 TEST_CASE(
     "staleness is judged by updated_at when processing_started_at is NULL, and deleted "
-    "images are never touched") {
+    "images and other media types are never touched") {
     TestDatabase db;
     auto by_updated = insert_media(db, processing(std::nullopt).updated(20));
     insert_media(db, processing(std::nullopt).updated(2));
     auto deleted = insert_media(db, processing(60).soft_deleted());
+    auto video = insert_media(db, processing(60).of_type("video"));
     auto result = monitor(db, {"--format=json", "--fix"});
     auto report = report_of(result);
     CHECK(fix_of(report, "stuck_media")->operator[]("count").GetInt64() == 1);
@@ -204,6 +205,9 @@ TEST_CASE(
                                      by_updated)) == "pending");
     CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
                                      deleted)) == "processing");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     video)) == "processing");
+    CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "1");
 }
 
 TEST_CASE("ten stuck images are critical, and --stuck-after moves the line") {
@@ -592,6 +596,8 @@ TEST_CASE(
         {{"--database-url=postgresql://u:pw@db:notaport/x"}, {}, 78, "invalid database URL"},
         {{}, {{"EYE_DATABASE_URL", "host=db port=99999"}}, 78, "invalid database URL"},
         {{"--config=/nonexistent/eye.conf"}, {}, 78, "config file"},
+        {{}, {{"EYE_DB_TIMEZONE", "Mars/Olympus"}}, 78, "EYE_DB_TIMEZONE"},
+        {{}, {{"EYE_DATABASE_URL", db.url() + "?sslmode=bogus"}}, 78, "sslmode"},
     };
     for (const auto& c : cases) {
         auto env = c.env;

@@ -151,6 +151,60 @@ TEST_CASE(
     (void)pending;
 }
 
+std::vector<std::int64_t> pick_outdated(const TestDatabase& db, int batch, bool remember) {
+    eye::tasks::ReanalyzeOptions options;
+    options.priority = "outdated";
+    options.batch = batch;
+    options.walk_budget = std::chrono::seconds(60);  // the walk ends by its own rules here
+    auto session = db.connect();
+    std::vector<std::int64_t> ids;
+    for (const auto& row :
+         eye::tasks::select_for_reanalysis(session, options, "builtin", "builtin-1", remember)) {
+        ids.push_back(row.id);
+    }
+    return ids;
+}
+
+TEST_CASE(
+    "--priority=outdated walks on from where the last run stopped, wraps around once, "
+    "and never picks an image twice") {
+    TestDatabase db;
+    std::vector<std::int64_t> upstream;
+    for (int i = 0; i < 4; ++i) {
+        upstream.push_back(insert_media(db, completed(3)));
+    }
+    CHECK(pick_outdated(db, 2, true) == std::vector<std::int64_t>{upstream[0], upstream[1]});
+    // the next run starts after the second and wraps around to the first two
+    CHECK(pick_outdated(db, 100, false) ==
+          std::vector<std::int64_t>{upstream[2], upstream[3], upstream[0], upstream[1]});
+    CHECK(pick_outdated(db, 3, true) ==
+          std::vector<std::int64_t>{upstream[2], upstream[3], upstream[0]});
+    CHECK(pick_outdated(db, 1, false) == std::vector<std::int64_t>{upstream[1]});
+}
+
+TEST_CASE("--priority=outdated finds images eye never analyzed beyond its first window") {
+    TestDatabase db;
+    // 12,000 completed images; eye analyzed the first 11,000 with the current model
+    db.execute(
+        "INSERT INTO media_files (media_type, file_path, processing_status, description, "
+        "processing_completed_at, created_at, updated_at) "
+        "SELECT 'image', 'p' || g, 'completed', 'a photo', now(), now(), now() "
+        "FROM generate_series(1, 12000) g");
+    db.execute(
+        "INSERT INTO eye.media_state (media_id, analyzer, model_version, status, analyzed_at) "
+        "SELECT id, 'builtin', 'builtin-1', 'completed', now() FROM media_files "
+        "ORDER BY id LIMIT 11000");
+    auto first_upstream = std::stoll(db.query_value("SELECT min(id) + 11000 FROM media_files"));
+
+    auto dry = pick_outdated(db, 25, false);
+    REQUIRE(dry.size() == 25);
+    CHECK(dry.front() == first_upstream);
+    CHECK(pick_outdated(db, 25, true) == dry);
+    auto next = pick_outdated(db, 25, true);
+    REQUIRE(next.size() == 25);
+    CHECK(next.front() == first_upstream + 25);
+}
+
 TEST_CASE(
     "--priority=missing takes pending images and completed ones without an embedding or "
     "a description") {
@@ -159,17 +213,19 @@ TEST_CASE(
     auto no_embedding = insert_media(db, completed(1));
     auto no_description = insert_media(db, MediaRow().with_status("completed").completed(60));
     auto complete = insert_media(db, completed(1));
-    db.execute(fmt::format(
-        "UPDATE media_files SET embedding = array_fill(0.5::real, "
-        "ARRAY[512]){} WHERE id IN ({}, {})",
-        eye::testing::server_has_pgvector() ? "::vector" : "", no_description, complete));
+    auto empty_description = insert_media(db, MediaRow().with_status("completed").described(""));
+    db.execute(
+        fmt::format("UPDATE media_files SET embedding = array_fill(0.5::real, "
+                    "ARRAY[512]){} WHERE id IN ({}, {}, {})",
+                    eye::testing::server_has_pgvector() ? "::vector" : "", no_description, complete,
+                    empty_description));
     insert_media(db, MediaRow().with_status("failed"));
     insert_media(db, MediaRow().with_status("pending").of_type("video"));
     insert_media(db, MediaRow().with_status("pending").soft_deleted());
     queue_job(db, insert_media(db, MediaRow().with_status("pending")));
 
     CHECK(pick(db, "missing", 10) ==
-          std::vector<std::int64_t>{pending, no_embedding, no_description});
+          std::vector<std::int64_t>{pending, no_embedding, no_description, empty_description});
 }
 
 TEST_CASE("--priority=random picks only the rows oldest would consider") {

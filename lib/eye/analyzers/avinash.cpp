@@ -243,9 +243,9 @@ AnalysisResult AvinashAnalyzer::analyze(const MediaItem& item) {
     request.use_ollama = m_options.use_ollama;
     request.captioning_model = m_options.captioning_model;
     request.embedding_model = m_options.embedding_model;
-    if (m_options.use_ollama) {
-        request.ollama_model = m_options.ollama_model;
-    }
+    // sent whenever it is configured, as upstream's body has it; the service uses it only with
+    // use_ollama
+    request.ollama_model = m_options.ollama_model;
 
     services::AiServiceClient client(m_options.ai_url, m_options.ai_token, m_options.timeouts,
                                      m_options.retry);

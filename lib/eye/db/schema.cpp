@@ -219,6 +219,12 @@ CREATE TABLE IF NOT EXISTS eye.cursors (
 );
 )sql";
 
+// Version 3: "missing" counts an empty description as none, so the partial index of missing
+// images is dropped here and built again with that predicate by the index step below.
+const char* const k_eye_schema_v3 = R"sql(
+DROP INDEX IF EXISTS eye_media_files_missing;
+)sql";
+
 struct Migration {
     int version;
     const char* what;
@@ -228,6 +234,7 @@ struct Migration {
 constexpr Migration k_migrations[] = {
     {1, "create schema eye", k_eye_schema_v1},
     {2, "add eye.cursors and an index of running runs", k_eye_schema_v2},
+    {3, "drop the index of missing images, to build it again", k_eye_schema_v3},
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 
@@ -268,6 +275,14 @@ const std::vector<MediaIndex>& media_indexes() {
              // write to media_files than a btree of random hashes
              return "CREATE INDEX IF NOT EXISTS eye_media_files_file_hash ON media_files "
                     "USING hash (file_hash) WHERE deleted_at IS NULL";
+         }},
+        {"eye_media_files_file_path",
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns, {"file_path", "deleted_at"})) {
+                 return std::nullopt;
+             }
+             return "CREATE INDEX IF NOT EXISTS eye_media_files_file_path ON media_files "
+                    "(file_path) WHERE deleted_at IS NULL";
          }},
         {"eye_media_files_oldest",
          [](const auto& columns) -> std::optional<std::string> {
@@ -330,7 +345,7 @@ bool try_create_vector_extension(Transaction& tx) {
 std::string missing_rows(bool has_embedding) {
     return fmt::format(
         "deleted_at IS NULL AND (processing_status = 'pending' OR "
-        "(processing_status = 'completed' AND ({}description IS NULL)))",
+        "(processing_status = 'completed' AND ({}description IS NULL OR description = '')))",
         has_embedding ? "embedding IS NULL OR " : "");
 }
 
@@ -467,6 +482,7 @@ MigrationReport migrate(Session& session, const MigrationOptions& options) {
                    "updated_at",
                    "deleted_at",
                    "file_hash",
+                   "file_path",
                    "media_type",
                    "description",
                    "embedding"};

@@ -40,7 +40,8 @@ bool is_configuration_failure(std::string_view reason) {
            contains(reason, "invalid value for parameter") ||
            contains(reason, "no password supplied") ||
            contains(reason, "invalid connection option") || contains(reason, "permission denied") ||
-           contains(reason, "unrecognized configuration parameter");
+           contains(reason, "unrecognized configuration parameter") ||
+           reason.rfind("invalid ", 0) == 0;  // libpq's checks of option values
 }
 
 }  // namespace

@@ -209,7 +209,9 @@ void connect(Run& run, Context& context) {
         run.session = db::Session::connect(options);
         context.db = &*run.session;
     } catch (const Error& e) {
-        if (traits.database == CommandTraits::Database::required) {
+        // configuration eye cannot use is an error before any work, even where the task could
+        // report a database that is down
+        if (traits.database == CommandTraits::Database::required || e.code() == ExitCode::config) {
             throw;
         }
         context.connect_error = e.what();

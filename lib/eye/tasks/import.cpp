@@ -52,6 +52,14 @@ const db::Statement k_known_hashes{
     "JOIN media_files m ON m.file_hash = h.hash AND m.deleted_at IS NULL "
     "ORDER BY h.hash, m.id"};
 
+// live rows at these paths: a file changed since it was registered is not registered twice
+const db::Statement k_known_paths{
+    "import.known_paths",
+    "SELECT DISTINCT ON (p.path) p.path, m.id "
+    "FROM unnest($1::text[]) AS p(path) "
+    "JOIN media_files m ON m.file_path = p.path AND m.deleted_at IS NULL "
+    "ORDER BY p.path, m.id"};
+
 const db::Statement k_insert{"import.insert",
                              R"sql(
 INSERT INTO media_files (media_type, file_path, original_filename, mime_type, file_size,
@@ -256,13 +264,19 @@ void Importer::import_batch(std::vector<Registered>& batch) {
         return;
     }
     std::vector<std::string> hashes;
+    std::vector<std::string> relatives;
     for (const auto& file : batch) {
         hashes.push_back(file.hash);
+        relatives.push_back(file.relative);
     }
     db::Transaction tx(*m_context.db);
     std::map<std::string, std::pair<std::int64_t, std::string>> known;
     for (const auto& row : tx.many(k_known_hashes, hashes)) {
         known[row[0].as<std::string>()] = {row[1].as<std::int64_t>(), row[2].as<std::string>()};
+    }
+    std::map<std::string, std::int64_t> known_paths;
+    for (const auto& row : tx.many(k_known_paths, relatives)) {
+        known_paths[row[0].as<std::string>()] = row[1].as<std::int64_t>();
     }
     std::vector<std::string> paths, names, mimes, digests;
     std::vector<std::int64_t> sizes;
@@ -270,6 +284,14 @@ void Importer::import_batch(std::vector<Registered>& batch) {
         if (auto it = known.find(file.hash); it != known.end()) {
             log::info("skipped '{}': same content as media {} ('{}')", file.relative,
                       it->second.first, it->second.second);
+            ++m_totals.already_registered;
+            continue;
+        }
+        if (auto it = known_paths.find(file.relative); it != known_paths.end()) {
+            log::warning(
+                "skipped '{}': registered already as media {} with other content; hint: "
+                "eye-reanalyze --priority=oldest analyzes it again in time",
+                file.relative, it->second);
             ++m_totals.already_registered;
             continue;
         }

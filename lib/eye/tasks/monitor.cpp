@@ -484,13 +484,15 @@ Check check_queue(db::Session& session, db::TimePoint now, const MonitorOptions&
 
 // An image is stuck when it has been 'processing' longer than --stuck-after (by
 // processing_started_at, or updated_at when that is NULL) and no job with a recent heartbeat is
-// working on it: a slow model is not a dead worker. media_files holds timestamps without time
-// zone in the session's zone, hence the casts of the cutoffs to timestamp.
+// working on it: a slow model is not a dead worker. Only images: videos, documents and audio are
+// the application's own work, and an image analysis job would only fail them. media_files holds
+// timestamps without time zone in the session's zone, hence the casts of the cutoffs to timestamp.
 const db::Statement k_count_stuck_media{
     "monitor.count_stuck_media",
     "SELECT count(*), min(coalesce(m.processing_started_at, m.updated_at)) "
     "FROM media_files m "
     "WHERE m.processing_status = 'processing' AND m.deleted_at IS NULL "
+    "  AND m.media_type = 'image' "
     "  AND coalesce(m.processing_started_at, m.updated_at) < $1::timestamptz::timestamp "
     "  AND NOT EXISTS (SELECT 1 FROM eye.jobs j WHERE j.media_id = m.id "
     "                  AND j.status = 'running' AND j.heartbeat_at >= $2::timestamptz)"};
@@ -506,6 +508,7 @@ WITH reset AS (
         processing_error = 'Reset by monitor: stuck in processing',
         updated_at = $3::timestamptz::timestamp
     WHERE m.processing_status = 'processing' AND m.deleted_at IS NULL
+      AND m.media_type = 'image'
       AND coalesce(m.processing_started_at, m.updated_at) < $1::timestamptz::timestamp
       AND NOT EXISTS (SELECT 1 FROM eye.jobs j WHERE j.media_id = m.id
                       AND j.status = 'running' AND j.heartbeat_at >= $2::timestamptz)

@@ -1,7 +1,9 @@
 #include "eye/tasks/reanalyze.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <limits>
 #include <ostream>
 #include <set>
 
@@ -76,14 +78,14 @@ std::string outdated_sql() {
 }
 
 // Completed images eye never analyzed (upstream did) have no eye.media_state row; finding them
-// is an anti-join that no index can answer, so each run walks one window of the completed
-// images, on from where the last run stopped. $4 the id to start after, $5 the window's size.
-// The first row also says how far the window reached (its last id and its size), even when
-// nothing in it qualifies.
+// is an anti-join that no index can answer, so a run walks windows of the completed images, on
+// from where the last run stopped. $4 the id to start after, $5 the window's size, $6 the
+// largest id to look at. The first row also says how far the window reached (its last id and
+// its size), even when nothing in it qualifies.
 std::string unanalyzed_sql() {
     return fmt::format(
         "WITH win AS (SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {1} "
-        "             AND m.id > $4 ORDER BY m.id LIMIT $5), "
+        "             AND m.id > $4 AND m.id <= $6 ORDER BY m.id LIMIT $5), "
         "reach AS (SELECT coalesce(max(id), 0) AS last_id, count(*) AS size FROM win), "
         "found AS (SELECT * FROM win m WHERE NOT EXISTS (SELECT 1 FROM eye.media_state s "
         "          WHERE s.media_id = m.id AND s.analyzer IS NOT NULL) AND {2} AND {3} "
@@ -184,41 +186,54 @@ std::vector<Selection> select_random(db::Transaction& tx, const ReanalyzeOptions
     return picked;
 }
 
-// Adds completed images eye never analyzed, from at most two windows: on from the stored
-// position, and once more from the start when the end of the table was reached.
+// Adds completed images eye never analyzed. Windows are walked on from the stored position,
+// wrapping around to the start once, until the batch is full, every completed image was looked
+// at, or the walk budget (ReanalyzeOptions::walk_budget) has passed; the next run goes on from
+// there. A dry run walks the same way and leaves the position alone.
 void select_unanalyzed(db::Transaction& tx, const ReanalyzeOptions& options,
                        std::vector<Selection>& rows, bool remember_position) {
     static const Query candidates{"reanalyze.unanalyzed", unanalyzed_sql()};
+    constexpr std::int64_t k_no_limit = std::numeric_limits<std::int64_t>::max();
     std::string cursor_name = "reanalyze.outdated:" + options.media_type;
-    std::int64_t start = 0;
+    std::int64_t stored = 0;
     if (auto row = tx.at_most_one(k_read_cursor, cursor_name)) {
-        start = (*row)[0].as<std::int64_t>();
+        stored = (*row)[0].as<std::int64_t>();
     }
-    for (int window = 0; window < 2 && static_cast<long long>(rows.size()) < options.batch;
-         ++window) {
+    auto deadline = std::chrono::steady_clock::now() + options.walk_budget;
+    std::int64_t start = stored;
+    std::int64_t upto = k_no_limit;  // after wrapping around: up to where the walk began
+    std::int64_t next = stored;      // where the next run starts
+    while (static_cast<long long>(rows.size()) < options.batch) {
         long long need = options.batch - static_cast<long long>(rows.size());
         auto result = tx.many(candidates.statement(), options.media_type, need,
-                              options.max_reanalyze_attempts, start, k_window_size);
-        std::int64_t last_found = 0;
+                              options.max_reanalyze_attempts, start, k_window_size, upto);
         for (const auto& row : result) {
             if (!row[0].is_null()) {
                 rows.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(),
                                 row[2].as<std::string>()});
-                last_found = rows.back().id;
             }
         }
         bool reached_end = result[0][4].as<std::int64_t>() < k_window_size;
-        std::int64_t next = reached_end ? 0 : result[0][3].as<std::int64_t>();
-        if (static_cast<long long>(rows.size()) >= options.batch && last_found != 0) {
-            next = last_found;  // the next run starts right after what this one took
-        }
-        if (remember_position) {
-            tx.none(k_write_cursor, cursor_name, next);
-        }
-        if (!reached_end || start == 0) {
+        next = reached_end ? 0 : result[0][3].as<std::int64_t>();
+        if (static_cast<long long>(rows.size()) >= options.batch) {
+            next = rows.back().id;  // the next run starts right after what this one took
             break;
         }
-        start = 0;
+        if (reached_end) {
+            if (upto != k_no_limit || stored == 0) {
+                break;  // every completed image was looked at
+            }
+            start = 0;
+            upto = stored;
+        } else {
+            start = result[0][3].as<std::int64_t>();
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            break;
+        }
+    }
+    if (remember_position && next != stored) {
+        tx.none(k_write_cursor, cursor_name, next);
     }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct ReanalyzeOptions {
     std::string media_type = "image";
     long long max_reanalyze_attempts = 3;
     std::string format = "text";
+    // how long "outdated" may go on looking for images eye never analyzed once its first window
+    // of 5,000 did not fill the batch (not a flag: tests lengthen it)
+    std::chrono::milliseconds walk_budget{20};
 };
 
 void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& options);
@@ -40,7 +44,8 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
 // The SQL a priority selects with, for EXPLAIN in benchmarks and docs. Parameters: $1 media
 // type, $2 batch, $3 max consecutive failures; outdated: $4 analyzer, $5 model version; random
 // (the probe): $4 probes, $5 ids already picked (bigint[]); "unanalyzed" (the part of outdated
-// that walks images eye never analyzed): $4 the id to start after, $5 the window's size.
+// that walks images eye never analyzed): $4 the id to start after, $5 the window's size, $6 the
+// largest id to look at.
 std::string reanalysis_sql(const std::string& priority, bool has_embedding);
 
 }  // namespace eye::tasks
