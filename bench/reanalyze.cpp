@@ -1,7 +1,8 @@
-// eye-bench-reanalyze URL [RUNS]: times what one eye-reanalyze run does in the database, for
-// each priority: select a batch of 25 and queue it in one statement, committed, RUNS times
-// (default 30); prints the median and the 90th percentile, and checks each priority's plan for
-// a sequential scan of media_files. bench/reanalyze builds the libraries it runs on.
+// eye-bench-reanalyze URL [RUNS [raw]]: times what one eye-reanalyze run does in the database,
+// for each priority: select a batch of 25 and queue it in one statement, committed, RUNS times
+// (default 30); prints the median and the 90th percentile, or with "raw" one line per run
+// ("sample PRIORITY MS QUEUED"), and checks each priority's plan for a sequential scan of
+// media_files (the plans go to stderr). bench/reanalyze drives it.
 
 #include "eye/tasks/reanalyze.hpp"
 
@@ -50,12 +51,13 @@ std::string plan_of(eye::db::Session& session, const std::string& priority, bool
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << "usage: eye-bench-reanalyze URL [RUNS]\n";
+        std::cerr << "usage: eye-bench-reanalyze URL [RUNS [raw]]\n";
         return 64;
     }
     eye::db::ConnectOptions options;
     options.url = argv[1];
     int runs = argc > 2 ? std::atoi(argv[2]) : 30;
+    bool raw = argc > 3 && std::string(argv[3]) == "raw";
     auto session = eye::db::Session::connect(options);
     bool has_embedding = false;
     std::int64_t rows = 0;
@@ -65,9 +67,11 @@ int main(int argc, char** argv) {
             eye::db::read_embedding_column(tx).kind != eye::db::EmbeddingColumn::Kind::missing;
         rows = tx.run_sql("count", "SELECT count(*) FROM media_files")[0][0].as<std::int64_t>();
     }
-    std::cout << fmt::format("media_files rows: {}\n", rows);
-    std::cout << fmt::format("{:<10} {:>10} {:>10} {:>8}  {}\n", "priority", "median_ms", "p90_ms",
-                             "queued", "plan");
+    if (!raw) {
+        std::cout << fmt::format("media_files rows: {}\n", rows);
+        std::cout << fmt::format("{:<10} {:>10} {:>10} {:>8}  {}\n", "priority", "median_ms",
+                                 "p90_ms", "queued", "plan");
+    }
     int bad_plans = 0;
     for (const std::string priority : {"oldest", "failed", "random", "outdated", "missing"}) {
         eye::tasks::ReanalyzeOptions select;
@@ -87,11 +91,16 @@ int main(int argc, char** argv) {
             eye::queue::EnqueueOptions enqueue;
             enqueue.reason = "bench";
             enqueue.priority = 200;
-            queued +=
+            auto now_queued =
                 eye::queue::enqueue(tx, ids, enqueue, std::chrono::system_clock::now()).queued;
             tx.commit();
+            queued += now_queued;
             times.push_back(
                 std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+            if (raw) {
+                std::cout << fmt::format("sample {} {:.3f} {}\n", priority, times.back(),
+                                         now_queued);
+            }
         }
         std::sort(times.begin(), times.end());
         double median = times[times.size() / 2];
@@ -99,8 +108,13 @@ int main(int argc, char** argv) {
         std::string plan = plan_of(session, priority, has_embedding);
         bool seq_scan = plan.find("Seq Scan on media_files") != std::string::npos;
         bad_plans += seq_scan ? 1 : 0;
-        std::cout << fmt::format("{:<10} {:>10.2f} {:>10.2f} {:>8}  {}\n", priority, median, p90,
-                                 queued, seq_scan ? "SEQ SCAN of media_files" : "index only");
+        if (raw) {
+            std::cout << fmt::format("plan {} {}\n", priority, seq_scan ? "seq" : "index");
+        } else {
+            std::cout << fmt::format("{:<10} {:>10.2f} {:>10.2f} {:>8}  {}\n", priority, median,
+                                     p90, queued,
+                                     seq_scan ? "SEQ SCAN of media_files" : "index only");
+        }
         std::cerr << fmt::format("--- plan of {} ---\n{}", priority, plan);
     }
     return bad_plans == 0 ? 0 : 1;

@@ -39,25 +39,38 @@ constexpr const char* k_not_hopeless =
     "NOT EXISTS (SELECT 1 FROM eye.media_state h WHERE h.media_id = m.id "
     "AND h.consecutive_failures >= $3)";
 
-std::string oldest_sql() {
+// A selection walks its index reading only what the index holds (the id and the sort key), and
+// the file path and status of the few rows it picks are read afterwards: a batch visits the
+// table for 25 rows, not for every queued or hopeless row it walks past.
+std::string select_then_read(const std::string& key, const std::string& where,
+                             const std::string& order) {
     return fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
-        "ORDER BY m.processing_completed_at NULLS FIRST, m.id LIMIT $2",
-        columns(), db::k_oldest_rows, k_not_queued, k_not_hopeless);
+        "SELECT {0} FROM (SELECT m.id, {1} AS k FROM media_files m WHERE {2} "
+        "                 ORDER BY {1}{3}, m.id LIMIT $2) p "
+        "JOIN media_files m ON m.id = p.id ORDER BY p.k{3}, p.id",
+        columns(), key, where, order);
+}
+
+std::string oldest_sql() {
+    return select_then_read("m.processing_completed_at",
+                            fmt::format("m.media_type = $1 AND {} AND {} AND {}", db::k_oldest_rows,
+                                        k_not_queued, k_not_hopeless),
+                            " NULLS FIRST");
 }
 
 std::string failed_sql() {
-    return fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
-        "ORDER BY m.updated_at, m.id LIMIT $2",
-        columns(), db::k_failed_rows, k_not_queued, k_not_hopeless);
+    return select_then_read("m.updated_at",
+                            fmt::format("m.media_type = $1 AND {} AND {} AND {}", db::k_failed_rows,
+                                        k_not_queued, k_not_hopeless),
+                            "");
 }
 
 std::string missing_sql(bool has_embedding) {
-    return fmt::format(
-        "SELECT {} FROM media_files m WHERE m.media_type = $1 AND {} AND {} AND {} "
-        "ORDER BY m.id LIMIT $2",
-        columns(), db::missing_rows(has_embedding), k_not_queued, k_not_hopeless);
+    return select_then_read(
+        "m.id",
+        fmt::format("m.media_type = $1 AND {} AND {} AND {}", db::missing_rows(has_embedding),
+                    k_not_queued, k_not_hopeless),
+        "");
 }
 
 // $4 current analyzer, $5 current model version. Rows analyzed by eye with another analyzer or
@@ -83,16 +96,21 @@ std::string outdated_sql() {
 // largest id to look at. The first row also says how far the window reached (its last id and
 // its size), even when nothing in it qualifies.
 std::string unanalyzed_sql() {
+    // the window's ids come from the index alone, and eye.media_state is read as one range of its
+    // primary key beside them rather than probed once per id
     return fmt::format(
-        "WITH win AS (SELECT {0} FROM media_files m WHERE m.media_type = $1 AND {1} "
+        "WITH win AS (SELECT m.id FROM media_files m WHERE m.media_type = $1 AND {0} "
         "             AND m.id > $4 AND m.id <= $6 ORDER BY m.id LIMIT $5), "
-        "reach AS (SELECT coalesce(max(id), 0) AS last_id, count(*) AS size FROM win), "
-        "found AS (SELECT * FROM win m WHERE NOT EXISTS (SELECT 1 FROM eye.media_state s "
-        "          WHERE s.media_id = m.id AND s.analyzer IS NOT NULL) AND {2} AND {3} "
-        "          ORDER BY m.id LIMIT $2) "
+        "reach AS (SELECT coalesce(min(id), 0) AS first_id, coalesce(max(id), 0) AS last_id, "
+        "          count(*) AS size FROM win), "
+        "fresh AS (SELECT id FROM win EXCEPT SELECT s.media_id FROM eye.media_state s, reach "
+        "          WHERE s.media_id BETWEEN reach.first_id AND reach.last_id "
+        "            AND s.analyzer IS NOT NULL), "
+        "found AS (SELECT {1} FROM fresh f JOIN media_files m ON m.id = f.id "
+        "          WHERE {2} AND {3} ORDER BY m.id LIMIT $2) "
         "SELECT found.id, found.file_path, found.processing_status, reach.last_id, reach.size "
         "FROM reach LEFT JOIN found ON true ORDER BY found.id",
-        columns(), db::k_completed_rows, k_not_queued, k_not_hopeless);
+        db::k_completed_rows, columns(), k_not_queued, k_not_hopeless);
 }
 
 constexpr int k_window_size = 5'000;

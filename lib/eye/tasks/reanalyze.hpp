@@ -21,7 +21,7 @@ struct ReanalyzeOptions {
     std::string format = "text";
     // how long "outdated" may go on looking for images eye never analyzed once its first window
     // of 5,000 did not fill the batch (not a flag: tests lengthen it)
-    std::chrono::milliseconds walk_budget{20};
+    std::chrono::milliseconds walk_budget{10};
 };
 
 void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& options);
