@@ -17,6 +17,7 @@
 #include "eye/core/error.hpp"
 #include "eye/http/client.hpp"
 #include "eye/json/json.hpp"
+#include "support/analysis.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 
@@ -33,6 +34,7 @@ using eye::testing::json_reply;
 using eye::testing::Reply;
 using eye::testing::text_reply;
 using Clock = std::chrono::steady_clock;
+using eye::testing::analysis_error;
 
 namespace fs = std::filesystem;
 
@@ -82,17 +84,6 @@ MediaItem item(std::string file_path) {
     media.file_path = std::move(file_path);
     media.absolute_path = "/nonexistent/eye/" + media.file_path;
     return media;
-}
-
-// The analysis error analyze() throws.
-AnalysisError analysis_error(AvinashAnalyzer& analyzer, const MediaItem& media) {
-    try {
-        analyzer.analyze(media);
-    } catch (const AnalysisError& error) {
-        return error;
-    }
-    FAIL("analyze() did not throw an AnalysisError");
-    throw std::logic_error("unreachable");
 }
 
 // GET /_fake/calls of the fake python-ai: image_path -> calls.

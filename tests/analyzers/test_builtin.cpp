@@ -20,6 +20,7 @@
 #include "eye/analyzers/builtin.hpp"
 #include "eye/analyzers/image.hpp"
 #include "eye/json/json.hpp"
+#include "support/analysis.hpp"
 
 using eye::analyzers::AnalysisError;
 using eye::analyzers::AnalysisResult;
@@ -32,6 +33,7 @@ using eye::analyzers::encode_jpeg;
 using eye::analyzers::hash_distance;
 using eye::analyzers::Image;
 using eye::analyzers::MediaItem;
+using eye::testing::analysis_error_of;
 
 namespace fs = std::filesystem;
 
@@ -164,16 +166,6 @@ std::string exif_segment(int orientation) {
     segment += static_cast<char>(length >> 8);
     segment += static_cast<char>(length & 0xff);
     return segment + payload;
-}
-
-AnalysisError analysis_error_of(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const AnalysisError& error) {
-        return error;
-    }
-    FAIL("expected an AnalysisError");
-    return AnalysisError(AnalysisError::Kind::temporary, "unreachable");
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "eye/core/error.hpp"
 #include "eye/http/client.hpp"
 #include "eye/json/json.hpp"
+#include "support/analysis.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 
@@ -38,6 +39,7 @@ using eye::testing::json_reply;
 using eye::testing::Reply;
 using eye::testing::text_reply;
 using Clock = std::chrono::steady_clock;
+using eye::testing::analysis_error;
 
 namespace fs = std::filesystem;
 
@@ -203,16 +205,6 @@ struct Ollama {
 
     HttpServer server;
 };
-
-AnalysisError analysis_error(OllamaAnalyzer& analyzer, const MediaItem& media) {
-    try {
-        analyzer.analyze(media);
-    } catch (const AnalysisError& error) {
-        return error;
-    }
-    FAIL("analyze() did not throw an AnalysisError");
-    throw std::logic_error("unreachable");
-}
 
 // The image the analyzer sent in its one /api/generate request, decoded.
 eye::analyzers::Image sent_image(const Ollama& ollama) {

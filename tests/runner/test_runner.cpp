@@ -22,12 +22,14 @@
 #include "support/database.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 using eye::Command;
 using eye::CommandTraits;
 using eye::Context;
 using eye::ExitCode;
 using eye::Outcome;
+using eye::testing::TempDir;
 using eye::testing::TestDatabase;
 
 namespace {
@@ -94,15 +96,6 @@ int run_probe_command(const Command& command, const TestDatabase& db,
     std::ostringstream out;
     return eye::run_command(command, args, out);
 }
-
-struct TempDir {
-    TempDir() {
-        char pattern[] = "/tmp/eye-runner-test-XXXXXX";
-        path = mkdtemp(pattern);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string path;
-};
 
 std::string read(const std::string& path) {
     std::ifstream file(path);
@@ -273,10 +266,10 @@ TEST_CASE(
     "success") {
     TestDatabase db;
     TempDir metrics;
-    ScopedEnv env("EYE_METRICS_DIR", metrics.path);
+    ScopedEnv env("EYE_METRICS_DIR", metrics.str());
     auto command = probe_command();
     REQUIRE(run_probe_command(command, db, {}) == 0);
-    auto path = metrics.path + "/eye_probe.prom";
+    auto path = (metrics.path / "eye_probe.prom").string();
     auto first = read(path);
     CHECK_THAT(first, Catch::Contains("eye_task_exit_code{task=\"probe\"} 0"));
     CHECK_THAT(first, Catch::Contains("eye_probe_things_done{task=\"probe\"} 7"));

@@ -16,20 +16,13 @@
 #include "eye/json/json.hpp"
 #include "support/database.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 using eye::testing::ProcessResult;
+using eye::testing::TempDir;
 using eye::testing::TestDatabase;
 
 namespace {
-
-struct TempDir {
-    TempDir() {
-        char pattern[] = "/tmp/eye-cleanup-test-XXXXXX";
-        path = mkdtemp(pattern);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string path;
-};
 
 eye::testing::Environment env_for(const TestDatabase& db, eye::testing::Environment extra = {}) {
     extra["EYE_DATABASE_URL"] = db.url();
@@ -182,7 +175,7 @@ TEST_CASE("eye-cleanup deletes every row older than each cutoff and keeps every 
     seed_history(db);
     auto export_session = alive_export(db);
     TempDir metrics;
-    auto result = cleanup(db, {"--format=json"}, {{"EYE_METRICS_DIR", metrics.path}});
+    auto result = cleanup(db, {"--format=json"}, {{"EYE_METRICS_DIR", metrics.str()}});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
 
@@ -208,7 +201,7 @@ TEST_CASE("eye-cleanup deletes every row older than each cutoff and keeps every 
     // the run record carries the summary, and the metrics file the counts per table
     CHECK(db.query_value("SELECT status || ' ' || exit_code || ' ' || (summary->>'deleted') "
                          "FROM eye.runs WHERE task = 'cleanup'") == "ok 0 8");
-    std::ifstream prom(metrics.path + "/eye_cleanup.prom");
+    std::ifstream prom(metrics.path / "eye_cleanup.prom");
     std::stringstream text;
     text << prom.rdbuf();
     CHECK_THAT(text.str(), Catch::Contains("eye_cleanup_failed_jobs_deleted{task=\"cleanup\"} 2"));

@@ -18,6 +18,7 @@
 #include "support/http_server.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 using eye::testing::FakeServices;
 using eye::testing::insert_job;
@@ -26,21 +27,13 @@ using eye::testing::JobRow;
 using eye::testing::MediaRow;
 using eye::testing::processing;
 using eye::testing::ProcessResult;
+using eye::testing::TempDir;
 using eye::testing::TestDatabase;
 
 namespace {
 
-struct TempDir {
-    TempDir() {
-        char pattern[] = "/tmp/eye-monitor-test-XXXXXX";
-        path = mkdtemp(pattern);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string path;
-};
-
 eye::testing::Environment base_env(const TestDatabase& db, const TempDir& state) {
-    return {{"EYE_DATABASE_URL", db.url()}, {"EYE_STATE_DIR", state.path}};
+    return {{"EYE_DATABASE_URL", db.url()}, {"EYE_STATE_DIR", state.str()}};
 }
 
 ProcessResult monitor(const TestDatabase& db, std::vector<std::string> args,

@@ -23,9 +23,11 @@
 #include "support/database.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 using eye::testing::insert_media;
 using eye::testing::MediaRow;
+using eye::testing::TempDir;
 using eye::testing::TestDatabase;
 namespace fs = std::filesystem;
 
@@ -100,15 +102,6 @@ private:
     std::function<bool()> m_should_abort;
     std::mutex m_mutex;
     std::map<std::int64_t, int> m_calls;
-};
-
-struct TempDir {
-    TempDir() {
-        char pattern[] = "/tmp/eye-worker-test-XXXXXX";
-        path = mkdtemp(pattern);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    fs::path path;
 };
 
 // Runs the worker in this process with the given analyzer, as eye-worker would.
