@@ -39,13 +39,16 @@
 #include <fmt/format.h>
 
 #include "eye/analyzers/analyzer.hpp"
-#include "eye/analyzers/builtin.hpp"
+#include "eye/analyzers/builtin/builtin.hpp"
+#include "eye/analyzers/builtin/color.hpp"
+#include "eye/analyzers/builtin/hashes.hpp"
+#include "eye/analyzers/factory.hpp"
 #include "eye/db/media.hpp"
 #include "eye/db/session.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
 #include "eye/runner/command.hpp"
-#include "eye/tasks/worker.hpp"
+#include "eye/tasks/worker/worker.hpp"
 
 namespace {
 
@@ -58,8 +61,8 @@ constexpr int k_height = 480;
 constexpr int k_tries = 3;  // the worker's default --tries, passed to the claim as max attempts
 
 // What the no-op analyzer returns for every image; the pgbench script writes the same columns.
-eye::analyzers::AnalysisResult noop_result() {
-    eye::analyzers::AnalysisResult result;
+eye::AnalysisResult noop_result() {
+    eye::AnalysisResult result;
     result.analyzer = "noop";
     result.model_version = "noop-1";
     result.description = k_description;
@@ -73,12 +76,10 @@ class NoopAnalyzer : public eye::analyzers::Analyzer {
 public:
     std::string name() const override { return "noop"; }
     std::string model_version() const override { return "noop-1"; }
-    eye::analyzers::AnalysisResult analyze(const eye::analyzers::MediaItem&) override {
-        return m_result;
-    }
+    eye::AnalysisResult analyze(const eye::analyzers::MediaItem&) override { return m_result; }
 
 private:
-    const eye::analyzers::AnalysisResult m_result = noop_result();
+    const eye::AnalysisResult m_result = noop_result();
 };
 
 eye::db::Session connect(const std::string& url) {
@@ -204,7 +205,7 @@ int run_workers(const std::string& url, int workers, int concurrency) {
         auto row = tx.run_sql("last completion",
                               "SELECT extract(epoch from max(finished_at)), "
                               "count(DISTINCT (worker_id, started_at)) FROM eye.jobs")[0];
-        seconds = row[0].as<double>() - eye::db::to_epoch(started);
+        seconds = row[0].as<double>() - eye::to_epoch(started);
         claims = row[1].as<long long>();
     }
     std::cout << fmt::format(
@@ -247,7 +248,7 @@ int write_pgbench_script(const std::string& url, int batch, const std::string& f
         // one pass through the worker's statements, rolled back: the SQL pgbench runs is the SQL
         // the library sends, not a copy that could drift from it
         eye::db::Transaction tx(session);
-        auto now = eye::db::from_epoch(
+        auto now = eye::from_epoch(
             tx.run_sql("now", "SELECT extract(epoch from now())")[0][0].as<double>());
         database_now = tx.run_sql("now text", "SELECT now()::text")[0][0].as<std::string>();
         // a claim of the bench's batch size, so the library prepares that size's statement

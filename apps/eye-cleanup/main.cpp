@@ -1,5 +1,5 @@
-#include "eye/runner/runner.hpp"
+#include "eye/commands/commands.hpp"
 
 int main(int argc, char** argv) {
-    return eye::run_program("eye-cleanup", argc, argv);
+    return eye::main_program("eye-cleanup", argc, argv);
 }

@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -20,11 +19,12 @@
 #include "support/analysis.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
+using eye::AnalysisResult;
 using eye::Milliseconds;
 using eye::analyzers::ai_image_path;
 using eye::analyzers::AnalysisError;
-using eye::analyzers::AnalysisResult;
 using eye::analyzers::AvinashAnalyzer;
 using eye::analyzers::AvinashOptions;
 using eye::analyzers::MediaItem;
@@ -32,6 +32,7 @@ using eye::testing::FakeServices;
 using eye::testing::HttpServer;
 using eye::testing::json_reply;
 using eye::testing::Reply;
+using eye::testing::TempDir;
 using eye::testing::text_reply;
 using Clock = std::chrono::steady_clock;
 using eye::testing::analysis_error;
@@ -40,33 +41,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A directory of its own per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        m_path = fs::temp_directory_path() /
-                 fmt::format("eye-test-avinash-{}-{}", ::getpid(), counter++);
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return m_path; }
-
-    void write(const std::string& relative, const std::string& content) const {
-        fs::path file = m_path / relative;
-        fs::create_directories(file.parent_path());
-        std::ofstream(file, std::ios::binary) << content;
-    }
-
-private:
-    fs::path m_path;
-};
+// Writes `content` to `relative` under `dir`, making the folders on the way.
+void write_file(const TempDir& dir, const std::string& relative, const std::string& content) {
+    const fs::path file = dir.path / relative;
+    fs::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << content;
+}
 
 // Quick retries, so that failures are answered in a second or two.
 AvinashOptions fast_options(std::string url, int expected_embedding_length = 512) {
@@ -186,8 +166,8 @@ TEST_CASE("the avinash analyzer takes its settings from the configuration") {
 
 TEST_CASE("every field of the fake service's analysis lands in the result, faces included") {
     TempDir shared;
-    shared.write("media/2026/a.jpg", "not decoded by eye: the service reads it");
-    FakeServices fake(true, false, {"--ai-shared-root", shared.path().string()});
+    write_file(shared, "media/2026/a.jpg", "not decoded by eye: the service reads it");
+    FakeServices fake(true, false, {"--ai-shared-root", shared.path.string()});
     AvinashAnalyzer analyzer(fast_options(fake.ai_url()));
 
     AnalysisResult result = analyzer.analyze(item("storage/app/public/media/2026/a.jpg"));
@@ -242,7 +222,7 @@ TEST_CASE("every field of the fake service's analysis lands in the result, faces
 
 TEST_CASE("a file the service cannot find is a permanent failure quoting its detail") {
     TempDir shared;
-    FakeServices fake(true, false, {"--ai-shared-root", shared.path().string()});
+    FakeServices fake(true, false, {"--ai-shared-root", shared.path.string()});
     AvinashAnalyzer analyzer(fast_options(fake.ai_url()));
     auto error = analysis_error(analyzer, item("public/media/missing.jpg"));
     CHECK(error.permanent());
@@ -256,9 +236,9 @@ TEST_CASE("a file the service cannot find is a permanent failure quoting its det
 
 TEST_CASE("the service's prefix is configurable on both sides") {
     TempDir shared;
-    shared.write("b.png", "x");
+    write_file(shared, "b.png", "x");
     FakeServices fake(true, false,
-                      {"--ai-shared-root", shared.path().string(), "--ai-shared-prefix", "/data/"});
+                      {"--ai-shared-root", shared.path.string(), "--ai-shared-prefix", "/data/"});
     auto options = fast_options(fake.ai_url());
     options.shared_prefix = "/data";
     AvinashAnalyzer analyzer(options);
@@ -288,9 +268,9 @@ TEST_CASE("server errors, busy models and hangs are temporary after bounded retr
     for (const auto& c : cases) {
         INFO(c.mode);
         TempDir shared;
-        shared.write("a.jpg", "x");
+        write_file(shared, "a.jpg", "x");
         FakeServices fake(true, false,
-                          {"--ai-shared-root", shared.path().string(), "--analyze-mode", c.mode});
+                          {"--ai-shared-root", shared.path.string(), "--analyze-mode", c.mode});
         auto options = fast_options(fake.ai_url());
         options.timeouts.total = Milliseconds(400);
         options.retry.deadline = Milliseconds(2'000);
@@ -498,9 +478,9 @@ TEST_CASE("a stop request ends an analysis in hand as a temporary failure") {
 TEST_CASE("the avinash analyzer can be used from several threads at once") {
     TempDir shared;
     for (int i = 0; i < 8; ++i) {
-        shared.write(fmt::format("m/{}.jpg", i), "x");
+        write_file(shared, fmt::format("m/{}.jpg", i), "x");
     }
-    FakeServices fake(true, false, {"--ai-shared-root", shared.path().string()});
+    FakeServices fake(true, false, {"--ai-shared-root", shared.path.string()});
     AvinashAnalyzer analyzer(fast_options(fake.ai_url()));
     std::vector<std::thread> threads;
     std::atomic<int> described{0};

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -10,33 +9,38 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include "eye/analyzers/image.hpp"
+#include "eye/analyzers/image/decode.hpp"
+#include "eye/analyzers/image/format.hpp"
 #include "eye/analyzers/ollama.hpp"
 #include "eye/config/config.hpp"
+#include "eye/core/digest.hpp"
 #include "eye/core/error.hpp"
 #include "eye/http/client.hpp"
 #include "eye/json/json.hpp"
 #include "support/analysis.hpp"
+#include "support/base64.hpp"
+#include "support/fixtures.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
+using eye::AnalysisResult;
 using eye::Milliseconds;
 using eye::analyzers::AnalysisError;
-using eye::analyzers::AnalysisResult;
-using eye::analyzers::base64_encode;
 using eye::analyzers::MediaItem;
 using eye::analyzers::OllamaAnalyzer;
 using eye::analyzers::OllamaOptions;
+using eye::testing::base64_decode;
 using eye::testing::FakeServices;
 using eye::testing::HttpServer;
 using eye::testing::json_reply;
 using eye::testing::Reply;
+using eye::testing::TempDir;
 using eye::testing::text_reply;
 using Clock = std::chrono::steady_clock;
 using eye::testing::analysis_error;
@@ -45,82 +49,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path k_images = fs::path(EYE_SOURCE_DIR) / "tests/fixtures/images";
+using eye::testing::k_images;
+using eye::testing::read_file;
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in.good());
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
+// Writes `content` to the file `name` in `dir` and returns its path.
+fs::path write_file(const TempDir& dir, const std::string& name, const std::string& content) {
+    fs::path file = dir.path / name;
+    std::ofstream(file, std::ios::binary) << content;
+    return file;
 }
-
-// The test's own decoder, written independently of the encoder under test. Throws on text that
-// is not padded standard base64.
-std::string base64_decode(const std::string& text) {
-    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    auto require = [&text](bool condition) {
-        if (!condition) {
-            throw std::runtime_error("not padded standard base64: " + text.substr(0, 80));
-        }
-    };
-    require(text.size() % 4 == 0);
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-        std::uint32_t group = 0;
-        int padding = 0;
-        for (std::size_t j = 0; j < 4; ++j) {
-            char c = text[i + j];
-            std::uint32_t value = 0;
-            if (c == '=') {
-                require(i + 4 == text.size());
-                ++padding;
-            } else {
-                require(padding == 0);
-                auto at = alphabet.find(c);
-                require(at != std::string::npos);
-                value = static_cast<std::uint32_t>(at);
-            }
-            group = group * 64 + value;
-        }
-        out += static_cast<char>(group >> 16);
-        if (padding < 2) {
-            out += static_cast<char>((group >> 8) & 0xff);
-        }
-        if (padding < 1) {
-            out += static_cast<char>(group & 0xff);
-        }
-    }
-    return out;
-}
-
-// A directory of its own per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        m_path =
-            fs::temp_directory_path() / fmt::format("eye-test-ollama-{}-{}", ::getpid(), counter++);
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return m_path; }
-
-    fs::path write(const std::string& name, const std::string& content) const {
-        fs::path file = m_path / name;
-        std::ofstream(file, std::ios::binary) << content;
-        return file;
-    }
-
-private:
-    fs::path m_path;
-};
 
 MediaItem item(const fs::path& path) {
     MediaItem media;
@@ -239,31 +176,6 @@ std::map<std::string, int> fake_calls(const std::string& url) {
 
 }  // namespace
 
-TEST_CASE("base64_encode gives the RFC 4648 test vectors") {
-    CHECK(base64_encode("") == "");
-    CHECK(base64_encode("f") == "Zg==");
-    CHECK(base64_encode("fo") == "Zm8=");
-    CHECK(base64_encode("foo") == "Zm9v");
-    CHECK(base64_encode("foob") == "Zm9vYg==");
-    CHECK(base64_encode("fooba") == "Zm9vYmE=");
-    CHECK(base64_encode("foobar") == "Zm9vYmFy");
-    CHECK(base64_encode(std::string("\xff\xfe\xfd\x00\x3e\x3f", 6)) == "//79AD4/");
-    CHECK(base64_encode(std::string("\xfb\xff", 2)) == "+/8=");
-}
-
-TEST_CASE("base64_encode round-trips every byte value at every length") {
-    std::mt19937 random(42);
-    for (std::size_t length = 0; length < 300; ++length) {
-        std::string bytes(length, '\0');
-        for (auto& byte : bytes) {
-            byte = static_cast<char>(random() & 0xff);
-        }
-        std::string text = base64_encode(bytes);
-        CHECK(text.size() == (length + 2) / 3 * 4);
-        CHECK(base64_decode(text) == bytes);
-    }
-}
-
 TEST_CASE("the ollama analyzer sends a base64 JPEG of at most 720 pixels with the schema") {
     Ollama ollama;
     OllamaAnalyzer analyzer(fast_options(ollama.server.url()));
@@ -310,7 +222,7 @@ TEST_CASE("the ollama analyzer sends a base64 JPEG of at most 720 pixels with th
     CHECK(result.height == 1411);
     CHECK(result.mime_type == "image/jpeg");
     CHECK(result.file_size == static_cast<std::int64_t>(bytes.size()));
-    CHECK(result.file_hash == eye::analyzers::sha256_hex(bytes));
+    CHECK(result.file_hash == eye::sha256_hex(bytes));
     CHECK(ollama.requests_to("/api/embed").empty());
 }
 
@@ -495,7 +407,7 @@ TEST_CASE("a missing or corrupt file is permanent and never sent") {
     OllamaAnalyzer analyzer(fast_options(ollama.server.url()));
     TempDir dir;
 
-    auto missing = analysis_error(analyzer, item(dir.path() / "missing.jpg"));
+    auto missing = analysis_error(analyzer, item(dir.path / "missing.jpg"));
     CHECK(missing.permanent());
     CHECK_THAT(missing.what(), Catch::StartsWith("cannot read '") &&
                                    Catch::EndsWith("missing.jpg': No such file or directory"));
@@ -506,11 +418,12 @@ TEST_CASE("a missing or corrupt file is permanent and never sent") {
 
     std::string jpeg = read_file(k_images / "rocket.jpg");
     auto truncated =
-        analysis_error(analyzer, item(dir.write("cut.jpg", jpeg.substr(0, jpeg.size() / 2))));
+        analysis_error(analyzer, item(write_file(dir, "cut.jpg", jpeg.substr(0, jpeg.size() / 2))));
     CHECK(truncated.permanent());
     CHECK_THAT(truncated.what(), Catch::StartsWith("truncated JPEG"));
 
-    auto text = analysis_error(analyzer, item(dir.write("notes.jpg", "hello, this is text\n")));
+    auto text =
+        analysis_error(analyzer, item(write_file(dir, "notes.jpg", "hello, this is text\n")));
     CHECK(text.permanent());
     CHECK_THAT(text.what(), Catch::StartsWith("not a JPEG or PNG image"));
 

@@ -51,7 +51,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "eye/analyzers/image.hpp"
+#include "eye/analyzers/image/decode.hpp"
+#include "eye/analyzers/image/format.hpp"
 #include "eye/core/exit_code.hpp"
 #include "eye/core/stop.hpp"
 #include "eye/json/json.hpp"

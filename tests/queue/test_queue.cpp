@@ -19,9 +19,9 @@ namespace queue = eye::queue;
 
 namespace {
 
-eye::db::TimePoint db_now(eye::db::Session& session) {
+eye::TimePoint db_now(eye::db::Session& session) {
     eye::db::Transaction tx(session, eye::db::Transaction::Mode::autocommit);
-    return eye::db::from_epoch(
+    return eye::from_epoch(
         std::stod(tx.run_sql("now", "SELECT extract(epoch from now())")[0][0].as<std::string>()));
 }
 

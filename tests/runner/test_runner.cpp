@@ -86,7 +86,7 @@ Command probe_command(std::string task = "probe") {
     command.task = std::move(task);
     command.summary = "a task for the runner's tests";
     command.traits = CommandTraits{};
-    command.make = eye::make_task<ProbeOptions>(add_probe_options, run_probe);
+    command.make = eye::make_task<ProbeOptions>({add_probe_options, run_probe});
     return command;
 }
 

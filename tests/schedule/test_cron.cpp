@@ -10,10 +10,10 @@
 
 #include "eye/schedule/cron.hpp"
 
+using eye::format_iso8601;
+using eye::TimePoint;
+using eye::TimeZone;
 using eye::schedule::CronExpression;
-using eye::schedule::format_iso8601;
-using eye::schedule::TimePoint;
-using eye::schedule::TimeZone;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <functional>
+#include <string>
 
 #include <catch2/catch.hpp>
 
@@ -23,6 +25,12 @@ inline analyzers::AnalysisError analysis_error_of(const std::function<void()>& a
 template <typename Analyzer>
 analyzers::AnalysisError analysis_error(Analyzer& analyzer, const analyzers::MediaItem& media) {
     return analysis_error_of([&] { analyzer.analyze(media); });
+}
+
+// Whether `result` carries the meta tag `tag` ("portrait", "blurry", "brown").
+inline bool has_tag(const AnalysisResult& result, const std::string& tag) {
+    return std::find(result.meta_tags.begin(), result.meta_tags.end(), tag) !=
+           result.meta_tags.end();
 }
 
 }  // namespace eye::testing

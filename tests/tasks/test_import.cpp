@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -10,7 +9,9 @@
 #include "eye/db/schema.hpp"
 #include "support/database.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
+using eye::testing::TempDir;
 using eye::testing::TestDatabase;
 namespace fs = std::filesystem;
 
@@ -18,8 +19,6 @@ namespace {
 
 struct Library {
     Library() {
-        char pattern[] = "/tmp/eye-import-test-XXXXXX";
-        root = mkdtemp(pattern);
         fs::create_directories(root / "album" / "nested");
         auto images = fs::path(EYE_SOURCE_DIR) / "tests/fixtures/images";
         fs::copy_file(images / "chelsea.png", root / "album/chelsea.png");
@@ -30,8 +29,8 @@ struct Library {
         std::ofstream(root / "album/readme.txt") << "not an image";
         std::ofstream(root / "album/fake.jpg") << "not an image either";
     }
-    ~Library() { fs::remove_all(root); }
-    fs::path root;
+    TempDir dir;
+    fs::path root = dir.path;
 };
 
 eye::testing::ProcessResult import(const TestDatabase& db, const Library& library,

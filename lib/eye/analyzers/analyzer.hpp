@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
-// What every analyzer (builtin, avinash, ollama) produces and how it fails. The worker writes an
-// AnalysisResult into media_files and eye.media_state in one transaction.
+#include "eye/core/analysis_result.hpp"
+
+// What every analyzer (builtin, avinash, ollama) is given, what it produces (AnalysisResult, in
+// core/ because the database layer writes it) and how it fails.
 namespace eye::analyzers {
 
 // One image to analyze, as the worker found it in media_files.
@@ -18,37 +20,6 @@ struct MediaItem {
     std::string file_path;                // as stored, relative to EYE_MEDIA_ROOT
     std::filesystem::path absolute_path;  // resolved and checked to be inside EYE_MEDIA_ROOT
     std::string mime_type;                // as stored; may be empty
-};
-
-// Every field an analyzer may fill; empty optionals leave the column as it is. JSON-valued columns
-// are carried as serialised JSON text.
-struct AnalysisResult {
-    std::string analyzer;       // "builtin", "avinash", "ollama"
-    std::string model_version;  // e.g. "builtin-1", "florence+clip", "llava:13b"
-
-    std::optional<std::string> description;
-    std::optional<std::string> detailed_description;
-    std::vector<std::string> meta_tags;
-    std::optional<std::vector<float>> embedding;
-
-    int face_count = 0;
-    std::optional<std::string> face_encodings_json;  // [[128 floats], ...]
-    std::optional<std::string> face_locations_json;  // [[t, r, b, l], ...]
-
-    std::optional<std::string> dominant_colors_json;  // [{"hex","rgb","name","percentage"}]
-    std::optional<std::string> image_quality_json;    // {"overall_score","sharpness",...}
-    std::optional<std::string> quality_tier;          // excellent | good | fair | poor
-    std::optional<std::string> phash;                 // 16 hex digits
-    std::optional<std::string> dhash;                 // 16 hex digits
-    std::optional<std::string> objects_detected_json;
-    std::optional<std::string> scene_classification_json;
-    std::optional<std::string> extracted_text;
-
-    std::optional<int> width;
-    std::optional<int> height;
-    std::optional<std::string> mime_type;
-    std::optional<std::int64_t> file_size;
-    std::optional<std::string> file_hash;  // sha256, hex
 };
 
 // An analysis that did not succeed. A permanent failure (corrupt file, 404 from the service) is

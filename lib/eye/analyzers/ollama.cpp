@@ -2,21 +2,21 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <fcntl.h>
-#include <filesystem>
 #include <optional>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <system_error>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "eye/analyzers/image/decode.hpp"
+#include "eye/analyzers/image/encode.hpp"
+#include "eye/analyzers/image/format.hpp"
+#include "eye/analyzers/media_file.hpp"
+#include "eye/core/base64.hpp"
+#include "eye/core/digest.hpp"
 #include "eye/core/error.hpp"
 #include "eye/json/json.hpp"
 #include "eye/services/ollama.hpp"
@@ -45,69 +45,6 @@ constexpr const char* k_prompt =
 
 [[noreturn]] void permanent(std::string message) {
     throw AnalysisError(AnalysisError::Kind::permanent, std::move(message));
-}
-
-[[noreturn]] void cannot_read(const std::filesystem::path& path, int error) {
-    // Running out of descriptors or memory, or a network mount hiccup, says nothing about the
-    // file itself; a retry later may well succeed.
-    const bool transient = error == EINTR || error == EAGAIN || error == EMFILE ||
-                           error == ENFILE || error == ENOMEM || error == EIO || error == ESTALE ||
-                           error == ETIMEDOUT || error == ENOBUFS;
-    throw AnalysisError(transient ? AnalysisError::Kind::temporary : AnalysisError::Kind::permanent,
-                        fmt::format("cannot read '{}': {}", path.string(),
-                                    std::error_code(error, std::generic_category()).message()));
-}
-
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : m_fd(fd) {}
-    ~FileDescriptor() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-
-    int get() const { return m_fd; }
-
-private:
-    int m_fd;
-};
-
-std::string read_image_file(const std::filesystem::path& path, std::int64_t max_bytes) {
-    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (file.get() < 0) {
-        cannot_read(path, errno);
-    }
-    struct stat info {};
-    if (::fstat(file.get(), &info) != 0) {
-        cannot_read(path, errno);
-    }
-    if (!S_ISREG(info.st_mode)) {
-        permanent(fmt::format("cannot read '{}': not a regular file", path.string()));
-    }
-    if (info.st_size > max_bytes) {
-        permanent(fmt::format("image file is too large: {} bytes, the limit is {} bytes",
-                              static_cast<std::int64_t>(info.st_size), max_bytes));
-    }
-    std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
-    std::size_t got = 0;
-    while (got < bytes.size()) {
-        ssize_t n = ::read(file.get(), bytes.data() + got, bytes.size() - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            cannot_read(path, errno);
-        }
-        if (n == 0) {
-            break;  // the file shrank: decode_image calls what is left truncated, which it is
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    bytes.resize(got);
-    return bytes;
 }
 
 [[noreturn]] void throw_analysis_error(const ServiceError& error, std::string_view model) {
@@ -239,36 +176,6 @@ OllamaOptions ollama_options(const Config& config, int expected_embedding_length
     return options;
 }
 
-std::string base64_encode(std::string_view bytes) {
-    static constexpr char k_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        auto group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                     static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-                     static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-        out += k_alphabet[(group >> 18) & 63];
-        out += k_alphabet[(group >> 12) & 63];
-        out += k_alphabet[(group >> 6) & 63];
-        out += k_alphabet[group & 63];
-    }
-    std::size_t left = bytes.size() - i;
-    if (left > 0) {
-        std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]))
-                              << 16;
-        if (left == 2) {
-            group |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-        }
-        out += k_alphabet[(group >> 18) & 63];
-        out += k_alphabet[(group >> 12) & 63];
-        out += left == 2 ? k_alphabet[(group >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
 std::string ollama_description_schema() {
     json::Writer schema;
     schema.begin_object();
@@ -334,7 +241,8 @@ OllamaAnalyzer::OllamaAnalyzer(const Config& config, int expected_embedding_leng
 
 AnalysisResult OllamaAnalyzer::analyze(const MediaItem& item) {
     auto start = Clock::now();
-    std::string bytes = read_image_file(item.absolute_path, m_options.limits.max_file_bytes);
+    std::string bytes = read_media_file(
+        item.absolute_path, static_cast<std::uint64_t>(m_options.limits.max_file_bytes));
     Image image = decode_image(bytes, m_options.limits);
     std::string jpeg;
     try {

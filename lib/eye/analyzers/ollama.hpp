@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "eye/analyzers/analyzer.hpp"
-#include "eye/analyzers/image.hpp"
+#include "eye/analyzers/image/image.hpp"
 #include "eye/config/config.hpp"
 #include "eye/core/units.hpp"
 #include "eye/http/client.hpp"
@@ -40,10 +40,6 @@ struct OllamaOptions {
 // min(http_timeout, 3 s), an attempt timeout of max(http_timeout, 240 s), the default retry.
 OllamaOptions ollama_options(const Config& config, int expected_embedding_length);
 
-// Standard base64 (RFC 4648 section 4: "+/" and "=" padding, no line breaks), as Ollama's
-// "images" take it.
-std::string base64_encode(std::string_view bytes);
-
 // The JSON schema sent as /api/generate's "format", as compact JSON text: an object with
 // "description" (string), "detailed_description" (string) and "tags" (array of strings), all
 // required.
@@ -55,7 +51,7 @@ std::string ollama_model_version(const OllamaOptions& options);
 
 class OllamaAnalyzer : public Analyzer {
 public:
-    // Throws std::invalid_argument when ollama_url or vision_model is empty.
+    // Throws ConfigError when ollama_url or vision_model is empty.
     explicit OllamaAnalyzer(OllamaOptions options);
     // Throws ConfigError when EYE_OLLAMA_URL or the vision model is not set.
     OllamaAnalyzer(const Config& config, int expected_embedding_length);

@@ -97,7 +97,7 @@ MediaTable MediaTable::read(Transaction& tx) {
 }
 
 bool MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
-                                const analyzers::AnalysisResult& result, TimePoint now) const {
+                                const AnalysisResult& result, TimePoint now) const {
     std::optional<std::string> embedding;
     if (result.embedding && has("embedding")) {
         embedding = embedding_literal(m_embedding, *result.embedding);

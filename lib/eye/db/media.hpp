@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "eye/analyzers/analyzer.hpp"
+#include "eye/core/analysis_result.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/db/session.hpp"
 
@@ -27,8 +27,8 @@ public:
     // row (analyzer, model version, analyzed_at; failures reset). Returns false, writing
     // nothing, when the image was deleted meanwhile. Throws Error (exit 70) for an embedding that
     // does not fit the column; database errors leave as eye::Error.
-    bool write_analysis(Transaction& tx, std::int64_t media_id,
-                        const analyzers::AnalysisResult& result, TimePoint now) const;
+    bool write_analysis(Transaction& tx, std::int64_t media_id, const AnalysisResult& result,
+                        TimePoint now) const;
 
 private:
     std::set<std::string> m_columns;

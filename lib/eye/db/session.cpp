@@ -1,7 +1,5 @@
 #include "eye/db/session.hpp"
 
-#include <cmath>
-#include <ctime>
 #include <poll.h>
 
 #include <fmt/format.h>
@@ -123,19 +121,7 @@ int Session::wait_for_notification(Milliseconds timeout) {
 }
 
 std::string to_param_text(TimePoint value) {
-    auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(value.time_since_epoch()).count();
-    std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
-    long fraction = static_cast<long>(micros % 1'000'000);
-    if (fraction < 0) {
-        fraction += 1'000'000;
-        seconds -= 1;
-    }
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[40];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
-    return fmt::format("{}.{:06d}+00", buffer, fraction);
+    return format_utc_micros(value);
 }
 
 Param to_param(double value) {
@@ -311,15 +297,6 @@ void rethrow_database_error(std::string_view what) {
     } catch (const pqxx::usage_error& e) {
         throw Error(ExitCode::software, fmt::format("{}: {}", what, first_line(e.what())));
     }
-}
-
-TimePoint from_epoch(double seconds) {
-    return TimePoint(
-        std::chrono::duration_cast<TimePoint::duration>(std::chrono::duration<double>(seconds)));
-}
-
-double to_epoch(TimePoint value) {
-    return std::chrono::duration<double>(value.time_since_epoch()).count();
 }
 
 }  // namespace eye::db

@@ -12,6 +12,7 @@
 
 #include <pqxx/pqxx>
 
+#include "eye/core/time.hpp"
 #include "eye/core/units.hpp"
 
 // The one place SQL passes through. Statements are named and prepared once per session; callers
@@ -19,8 +20,6 @@
 // failures leave here as eye::Error with the exit code of design §4: a connection lost or a
 // statement cancelled is temporary (75), a missing table or column is configuration (78).
 namespace eye::db {
-
-using TimePoint = std::chrono::system_clock::time_point;
 
 struct Statement {
     const char* name;
@@ -162,9 +161,5 @@ private:
 // Converts a database exception into eye::Error with the right exit code; `what` names the
 // statement or action ("statement 'monitor.queue_counts'"). Rethrows anything else unchanged.
 [[noreturn]] void rethrow_database_error(std::string_view what);
-
-// Reads a timestamptz column sent as epoch seconds (`extract(epoch from x)`).
-TimePoint from_epoch(double seconds);
-double to_epoch(TimePoint value);
 
 }  // namespace eye::db

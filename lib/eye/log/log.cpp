@@ -3,11 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 #include <regex>
 #include <vector>
 
+#include "eye/core/time.hpp"
 #include "eye/json/json.hpp"
 
 namespace eye::log {
@@ -42,13 +42,7 @@ std::string_view level_name(Level level) {
 }
 
 std::string timestamp_now() {
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
+    return format_utc(std::chrono::system_clock::now());
 }
 
 }  // namespace
@@ -83,11 +77,6 @@ void configure(Level level, Format format, std::string program) {
     g_level = static_cast<int>(level);
     std::lock_guard lock(state().mutex);
     state().format = format;
-    state().program = std::move(program);
-}
-
-void set_program(std::string program) {
-    std::lock_guard lock(state().mutex);
     state().program = std::move(program);
 }
 

@@ -19,7 +19,6 @@ std::optional<Format> parse_format(std::string_view text);
 
 // Sets the level, the format and the program name that prefixes every line. Thread-safe.
 void configure(Level level, Format format, std::string program);
-void set_program(std::string program);
 bool enabled(Level level);
 
 // Registers a value that must never appear in a log line (a password, a token). Short values

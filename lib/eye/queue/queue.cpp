@@ -15,7 +15,7 @@ const db::Statement k_count_stale{
     "SELECT count(*), count(*) FILTER (WHERE attempts >= max_attempts) "
     "FROM eye.jobs WHERE status = 'running' AND heartbeat_at < $1::timestamptz"};
 
-// $1: heartbeat cutoff, $2: now
+// $1: heartbeat cutoff, $2: now, $3: the channel to NOTIFY
 const db::Statement k_rescue_stale{"queue.rescue_stale",
                                    R"sql(
 WITH stale AS (
@@ -76,7 +76,7 @@ WITH stale AS (
         updated_at = excluded.updated_at
     RETURNING media_id
 ), wake AS (
-    SELECT pg_notify('eye_jobs', '') FROM (SELECT 1 FROM requeued LIMIT 1) any_requeued
+    SELECT pg_notify($3, '') FROM (SELECT 1 FROM requeued LIMIT 1) any_requeued
 )
 SELECT (SELECT count(*) FROM requeued), (SELECT count(*) FROM failed),
        (SELECT count(*) FROM media_requeued), (SELECT count(*) FROM media_failed),
@@ -93,7 +93,7 @@ WITH wanted AS (
     ON CONFLICT (media_id, kind) WHERE status IN ('queued', 'running') DO NOTHING
     RETURNING id
 ), wake AS (
-    SELECT pg_notify('eye_jobs', '') FROM (SELECT 1 FROM inserted LIMIT 1) any_inserted
+    SELECT pg_notify($6, '') FROM (SELECT 1 FROM inserted LIMIT 1) any_inserted
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM wanted), (SELECT count(*) FROM wake)
 )sql"};
@@ -241,7 +241,7 @@ WITH job AS (
       AND m.deleted_at IS NULL
     RETURNING m.id
 ), wake AS (
-    SELECT pg_notify('eye_jobs', '') FROM (SELECT 1 FROM job LIMIT 1) any_released
+    SELECT pg_notify($4, '') FROM (SELECT 1 FROM job LIMIT 1) any_released
 )
 SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM media), (SELECT count(*) FROM wake)
 )sql"};
@@ -255,12 +255,12 @@ const db::Statement k_drop_missing{
 }  // namespace
 
 Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids,
-                 const EnqueueOptions& options, db::TimePoint now) {
+                 const EnqueueOptions& options, TimePoint now) {
     if (media_ids.empty()) {
         return {};
     }
-    auto row =
-        tx.one(k_enqueue, media_ids, options.reason, options.priority, options.max_attempts, now);
+    auto row = tx.one(k_enqueue, media_ids, options.reason, options.priority, options.max_attempts,
+                      now, k_channel);
     Enqueued result;
     result.queued = row[0].as<std::int64_t>();
     result.already_queued = row[1].as<std::int64_t>() - result.queued;
@@ -268,7 +268,7 @@ Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids
 }
 
 std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
-                              db::TimePoint now, int max_attempts) {
+                              TimePoint now, int max_attempts) {
     std::vector<ClaimedJob> jobs;
     for (const auto& row : tx.many(claim_statement(limit), worker_id, now, max_attempts)) {
         ClaimedJob job;
@@ -287,7 +287,7 @@ std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id,
 }
 
 std::vector<std::int64_t> heartbeat(db::Transaction& tx, const std::string& worker_id,
-                                    const std::vector<std::int64_t>& job_ids, db::TimePoint now) {
+                                    const std::vector<std::int64_t>& job_ids, TimePoint now) {
     std::vector<std::int64_t> held;
     if (job_ids.empty()) {
         return held;
@@ -299,13 +299,12 @@ std::vector<std::int64_t> heartbeat(db::Transaction& tx, const std::string& work
 }
 
 bool complete(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-              db::TimePoint now) {
+              TimePoint now) {
     return tx.none(k_complete, job.id, worker_id, now) == 1;
 }
 
 FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-                 FailureKind kind, const std::string& error, Milliseconds backoff,
-                 db::TimePoint now) {
+                 FailureKind kind, const std::string& error, Milliseconds backoff, TimePoint now) {
     FailOutcome outcome;
     if (kind == FailureKind::temporary && job.attempts < job.max_attempts) {
         auto row = tx.one(k_retry, job.id, worker_id, error, now + backoff, now);
@@ -320,25 +319,25 @@ FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& 
 }
 
 std::int64_t release(db::Transaction& tx, const std::vector<std::int64_t>& job_ids,
-                     const std::string& worker_id, db::TimePoint now) {
+                     const std::string& worker_id, TimePoint now) {
     if (job_ids.empty()) {
         return 0;
     }
-    return tx.one(k_release, job_ids, worker_id, now)[0].as<std::int64_t>();
+    return tx.one(k_release, job_ids, worker_id, now, k_channel)[0].as<std::int64_t>();
 }
 
 void drop_missing(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-                  db::TimePoint now) {
+                  TimePoint now) {
     tx.none(k_drop_missing, job.id, worker_id, now);
 }
 
-StuckJobs count_stale_jobs(db::Transaction& tx, db::TimePoint heartbeat_cutoff) {
+StuckJobs count_stale_jobs(db::Transaction& tx, TimePoint heartbeat_cutoff) {
     auto row = tx.one(k_count_stale, heartbeat_cutoff);
     return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
 }
 
-Rescue rescue_stale_jobs(db::Transaction& tx, db::TimePoint now, db::TimePoint heartbeat_cutoff) {
-    auto row = tx.one(k_rescue_stale, heartbeat_cutoff, now);
+Rescue rescue_stale_jobs(db::Transaction& tx, TimePoint now, TimePoint heartbeat_cutoff) {
+    auto row = tx.one(k_rescue_stale, heartbeat_cutoff, now, k_channel);
     return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
 }
 

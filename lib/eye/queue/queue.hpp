@@ -13,7 +13,6 @@ namespace eye::queue {
 
 // The channel enqueue NOTIFYs, so idle workers wake at once.
 constexpr const char* k_channel = "eye_jobs";
-constexpr const char* k_kind_analyze = "analyze";
 
 struct StuckJobs {
     std::int64_t stale = 0;      // running jobs whose heartbeat is older than the cutoff
@@ -21,7 +20,7 @@ struct StuckJobs {
 };
 
 // Counts running jobs whose heartbeat is older than `heartbeat_cutoff`.
-StuckJobs count_stale_jobs(db::Transaction& tx, db::TimePoint heartbeat_cutoff);
+StuckJobs count_stale_jobs(db::Transaction& tx, TimePoint heartbeat_cutoff);
 
 struct Rescue {
     std::int64_t requeued = 0;  // back in the queue, image back to the status it had before
@@ -33,7 +32,7 @@ struct Rescue {
 // heartbeat or finished meanwhile is left alone. Images return to the status they had before
 // the claim; an image whose last attempt died keeps a good earlier analysis (status completed)
 // and is marked failed otherwise.
-Rescue rescue_stale_jobs(db::Transaction& tx, db::TimePoint now, db::TimePoint heartbeat_cutoff);
+Rescue rescue_stale_jobs(db::Transaction& tx, TimePoint now, TimePoint heartbeat_cutoff);
 
 struct Enqueued {
     std::int64_t queued = 0;          // new jobs
@@ -49,7 +48,7 @@ struct EnqueueOptions {
 // Queues one analysis job per image in one statement, skipping images that have one queued or
 // running, and wakes idle workers (NOTIFY).
 Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids,
-                 const EnqueueOptions& options, db::TimePoint now);
+                 const EnqueueOptions& options, TimePoint now);
 
 // A job a worker claimed, with what it needs of its image. `file_path` is empty when the image
 // was deleted (soft or hard) after the job was queued.
@@ -70,17 +69,17 @@ struct ClaimedJob {
 // in all (the worker's --tries), and its image becomes 'processing' with processing_started_at
 // and processing_attempts + 1.
 std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
-                              db::TimePoint now, int max_attempts);
+                              TimePoint now, int max_attempts);
 
 // Refreshes the heartbeat of the worker's running jobs; returns the ids it still holds (a job
 // missing from the answer was rescued from this worker and must not be written).
 std::vector<std::int64_t> heartbeat(db::Transaction& tx, const std::string& worker_id,
-                                    const std::vector<std::int64_t>& job_ids, db::TimePoint now);
+                                    const std::vector<std::int64_t>& job_ids, TimePoint now);
 
 // Marks the job completed if this worker still holds it; false means it was taken away (the
 // caller must then roll back everything it wrote for the job).
 bool complete(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-              db::TimePoint now);
+              TimePoint now);
 
 enum class FailureKind { temporary, permanent };
 
@@ -95,16 +94,15 @@ struct FailOutcome {
 // eye.failed_jobs, the image becomes 'failed' with the error (but keeps 'completed' and its
 // results when an earlier analysis was good), and eye.media_state counts the failure.
 FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-                 FailureKind kind, const std::string& error, Milliseconds backoff,
-                 db::TimePoint now);
+                 FailureKind kind, const std::string& error, Milliseconds backoff, TimePoint now);
 
 // Gives jobs back to the queue untried (a worker stopping): the attempt is not counted and the
 // images return to their previous status. Returns how many were released.
 std::int64_t release(db::Transaction& tx, const std::vector<std::int64_t>& job_ids,
-                     const std::string& worker_id, db::TimePoint now);
+                     const std::string& worker_id, TimePoint now);
 
 // The job a worker claimed for an image that no longer exists: completed without analysis.
 void drop_missing(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-                  db::TimePoint now);
+                  TimePoint now);
 
 }  // namespace eye::queue

@@ -42,21 +42,23 @@ struct Context {
     ExitCode connect_error_code = ExitCode::ok;
     // "now", read once from the database at the start of the run (the machine's clock when
     // there is no database), so every "older than" in one run means the same instant.
-    db::TimePoint now;
+    TimePoint now;
     bool dry_run = false;
 };
 
-// How the runner treats a command.
+// How the runner treats a command; each field a type of its own, so a table row cannot swap two.
 struct CommandTraits {
-    enum class Database { required, optional, none };
+    enum class Database { required, optional, none };  // optional: the task reports it down
+    enum class Schema { current, any };                // current: refuses to run before db:migrate
+    enum class Lock { per_task, none };                // per_task: one run at a time, across hosts
+    enum class Record { yes, no };                     // yes: an eye.runs row, metrics and pings
+    enum class DryRun { offered, no };  // offered: the command writes, --dry-run shows what
+
     Database database = Database::required;
-    bool needs_schema = true;  // refuses to run before db:migrate
-    bool locked = true;        // one run at a time per task, across hosts
-    bool recorded = true;      // leaves an eye.runs row, metrics and pings
-    bool writes = true;        // offers --dry-run
-    // When set, the lock is taken only when this flag is on the command line: a read-only
-    // monitor run must not be skipped while a repairing one holds the lock.
-    const char* lock_only_with = nullptr;
+    Schema schema = Schema::current;
+    Lock lock = Lock::per_task;
+    Record record = Record::yes;
+    DryRun dry_run = DryRun::offered;
 };
 
 // One parsed invocation of a task: its options, bound to flags, then its run.
@@ -67,6 +69,10 @@ public:
     // Checks that the options fit together, after parsing and before anything is written;
     // throws UsageError or ConfigError.
     virtual void validate(const Config& config) const = 0;
+    // Whether this run takes the task's lock, decided from the parsed options (flag, variable
+    // or config file alike): a read-only monitor run must not be skipped while a repairing one
+    // holds the lock. Asked only for commands whose traits lock.
+    virtual bool takes_lock() const = 0;
     virtual Outcome run(Context& context) = 0;
 };
 
@@ -76,37 +82,48 @@ template <typename Options>
 using RunTask = Outcome (*)(Context&, const Options&);
 template <typename Options>
 using ValidateOptions = void (*)(const Config&, const Options&);
+template <typename Options>
+using TakesLock = bool (*)(const Options&);
 
-// Adapts a task's options struct and its two functions to an Invocation.
+// A task's functions over its options struct. validate and takes_lock may be left null: no
+// checks beyond the flags' own, and every run takes the lock.
+template <typename Options>
+struct TaskFunctions {
+    AddOptions<Options> add_options;
+    RunTask<Options> run;
+    ValidateOptions<Options> validate = nullptr;
+    TakesLock<Options> takes_lock = nullptr;
+};
+
+// Adapts a task's options struct and its functions to an Invocation.
 template <typename Options>
 class TaskInvocation final : public Invocation {
 public:
-    TaskInvocation(AddOptions<Options> add, RunTask<Options> run_task,
-                   ValidateOptions<Options> check)
-        : m_add(add), m_run(run_task), m_validate(check) {}
-    void add_options(CLI::App& app, Config& config) override { m_add(app, config, m_options); }
+    explicit TaskInvocation(TaskFunctions<Options> functions) : m_functions(functions) {}
+    void add_options(CLI::App& app, Config& config) override {
+        m_functions.add_options(app, config, m_options);
+    }
     void validate(const Config& config) const override {
-        if (m_validate != nullptr) {
-            m_validate(config, m_options);
+        if (m_functions.validate != nullptr) {
+            m_functions.validate(config, m_options);
         }
     }
-    Outcome run(Context& context) override { return m_run(context, m_options); }
+    bool takes_lock() const override {
+        return m_functions.takes_lock == nullptr || m_functions.takes_lock(m_options);
+    }
+    Outcome run(Context& context) override { return m_functions.run(context, m_options); }
 
 private:
     Options m_options;
-    AddOptions<Options> m_add;
-    RunTask<Options> m_run;
-    ValidateOptions<Options> m_validate;
+    TaskFunctions<Options> m_functions;
 };
 
 struct Command {
-    std::string name;           // artisan-style name: "system:monitor"
-    std::string program;        // its own executable, "eye-monitor", or empty
-    std::string task;           // "monitor"
-    std::string summary;        // one line for `eye list` and --help
-    std::string description;    // a paragraph for --help (may be empty)
-    std::string schedule;       // seed cron expression, empty when not scheduled
-    std::string schedule_args;  // arguments the schedule passes: "--fix"
+    std::string name;         // artisan-style name: "system:monitor"
+    std::string program;      // its own executable, "eye-monitor", or empty
+    std::string task;         // "monitor": eye.runs.task, the lock's name, the metrics file
+    std::string summary;      // one line for `eye list` and --help
+    std::string description;  // a paragraph for --help (may be empty)
     CommandTraits traits;
     std::function<std::unique_ptr<Invocation>()> make;
 
@@ -115,10 +132,8 @@ struct Command {
 };
 
 template <typename Options>
-std::function<std::unique_ptr<Invocation>()> make_task(AddOptions<Options> add,
-                                                       RunTask<Options> run,
-                                                       ValidateOptions<Options> check = nullptr) {
-    return [add, run, check] { return std::make_unique<TaskInvocation<Options>>(add, run, check); };
+std::function<std::unique_ptr<Invocation>()> make_task(TaskFunctions<Options> functions) {
+    return [functions] { return std::make_unique<TaskInvocation<Options>>(functions); };
 }
 
 }  // namespace eye

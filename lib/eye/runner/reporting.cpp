@@ -1,15 +1,11 @@
 #include "eye/runner/reporting.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <random>
-#include <sstream>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
+#include "eye/core/file.hpp"
 #include "eye/http/client.hpp"
 #include "eye/log/log.hpp"
 
@@ -41,41 +37,13 @@ std::string previous_last_success(const std::string& path) {
     return {};
 }
 
-bool write_atomically(const std::string& path, const std::string& text) {
-    std::string temporary = fmt::format("{}.tmp.{}", path, getpid());
-    int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return false;
-    }
-    std::size_t written = 0;
-    while (written < text.size()) {
-        ssize_t n = write(fd, text.data() + written, text.size() - written);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            close(fd);
-            unlink(temporary.c_str());
-            return false;
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    bool ok = fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(temporary.c_str(), path.c_str()) != 0) {
-        unlink(temporary.c_str());
-        return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 void write_metrics(const std::string& dir, const std::string& task, const RunTimes& times,
                    const Outcome& outcome) {
     std::string name = metric_name(task);
     std::string path = fmt::format("{}/eye_{}.prom", dir, name);
-    double started = db::to_epoch(times.started);
+    double started = to_epoch(times.started);
     double finished = started + std::chrono::duration<double>(times.duration).count();
     // a skipped run did no work: it must not make a task stuck behind its lock look healthy
     bool success = outcome.status == RunStatus::ok || outcome.status == RunStatus::warning;
@@ -103,8 +71,8 @@ void write_metrics(const std::string& dir, const std::string& task, const RunTim
         std::string full = fmt::format("eye_{}_{}", name, metric_name(metric));
         text += fmt::format("# TYPE {} gauge\n{}{} {}\n", full, full, labels, value);
     }
-    if (!write_atomically(path, text)) {
-        log::warning("cannot write metrics file '{}': {}", path, std::strerror(errno));
+    if (auto written = write_file_atomically(path, text); !written) {
+        log::warning("cannot write metrics file '{}': {}", path, written.error());
     }
 }
 

@@ -10,7 +10,7 @@
 namespace eye::reporting {
 
 struct RunTimes {
-    db::TimePoint started;
+    TimePoint started;
     std::chrono::milliseconds duration{0};
 };
 

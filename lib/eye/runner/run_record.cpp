@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "eye/core/host.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
 
@@ -89,9 +90,7 @@ std::string field_after(const std::string& text, const std::string& key) {
 }  // namespace
 
 std::string application_name(const std::string& program) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    std::string name = fmt::format("{} pid={} host={}", program, getpid(), host);
+    std::string name = fmt::format("{} pid={} host={}", program, getpid(), host_name());
     return name.substr(0, 63);
 }
 
@@ -115,12 +114,12 @@ LockHolder find_lock_holder(db::Session& session, const std::string& task) {
         holder.host = host;
     }
     if (!(*row)[1].is_null()) {
-        holder.since = db::from_epoch((*row)[1].as<double>());
+        holder.since = from_epoch((*row)[1].as<double>());
     }
     if (holder.pid != "?") {
         auto run = tx.at_most_one(k_holder_run, task, holder.host, holder.pid);
         if (run && !(*run)[0].is_null()) {
-            holder.since = db::from_epoch((*run)[0].as<double>());
+            holder.since = from_epoch((*run)[0].as<double>());
         }
     }
     return holder;

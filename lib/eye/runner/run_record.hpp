@@ -16,7 +16,7 @@ namespace eye::run_record {
 struct LockHolder {
     std::string host = "?";
     std::string pid = "?";
-    std::optional<db::TimePoint> since;
+    std::optional<TimePoint> since;
 };
 
 // Tries the session-level advisory lock for `task`. The lock lives as long as the session, and

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <optional>
 #include <unistd.h>
 
@@ -12,7 +11,9 @@
 
 #include "eye/config/options.hpp"
 #include "eye/core/error.hpp"
+#include "eye/core/host.hpp"
 #include "eye/core/stop.hpp"
+#include "eye/core/time.hpp"
 #include "eye/db/conninfo.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/json/json.hpp"
@@ -33,23 +34,6 @@ const char* const k_help_footer =
     "line, 69 service unavailable, 70 internal error, 74 file error, 75 temporary failure\n"
     "(retry later), 78 configuration error.";
 
-std::string host_name() {
-    char buffer[256] = {};
-    if (gethostname(buffer, sizeof buffer - 1) != 0) {
-        return "unknown";
-    }
-    return buffer;
-}
-
-std::string format_time(db::TimePoint value) {
-    std::time_t t = std::chrono::system_clock::to_time_t(value);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-}
-
 std::string join_args(const std::vector<std::string>& args) {
     std::string out;
     for (const auto& arg : args) {
@@ -61,14 +45,6 @@ std::string join_args(const std::vector<std::string>& args) {
     return out;
 }
 
-void log_error(const std::string& message, const std::string& hint) {
-    if (hint.empty()) {
-        log::error("{}", message);
-    } else {
-        log::error("{}; hint: {}", message, hint);
-    }
-}
-
 std::string error_summary(const std::string& message, const std::string& hint) {
     json::Writer w;
     w.begin_object();
@@ -78,20 +54,6 @@ std::string error_summary(const std::string& message, const std::string& hint) {
     }
     w.end_object();
     return log::redact(w.take());
-}
-
-// Logging is configured from the environment before parsing, so errors about the command line
-// itself come out in the format the operator asked for.
-void configure_early_logging(const std::string& display) {
-    auto level = log::Level::info;
-    auto format = log::Format::text;
-    if (const char* text = std::getenv("EYE_LOG_LEVEL")) {
-        level = log::parse_level(text).value_or(level);
-    }
-    if (const char* text = std::getenv("EYE_LOG_FORMAT")) {
-        format = log::parse_format(text).value_or(format);
-    }
-    log::configure(level, format, display);
 }
 
 // /etc/eye/eye.conf when it can be seen; a directory we may not enter counts as no file.
@@ -108,7 +70,6 @@ struct Parsed {
     bool fail_if_locked = false;
 };
 
-// Parses the command line; returns an exit code when the run should end here (help, errors).
 // The command's CLI11 application with every option bound into `parsed`.
 std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed) {
     std::string title = command.summary;
@@ -129,11 +90,11 @@ std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed) {
     app->get_formatter()->column_width(34);
 
     add_common_settings(*app, parsed.config);
-    if (command.traits.writes) {
+    if (command.traits.dry_run == CommandTraits::DryRun::offered) {
         options::add_switch(*app, "--dry-run", parsed.dry_run,
                             "show what would be done; write nothing but this run's record");
     }
-    if (command.traits.locked) {
+    if (command.traits.lock == CommandTraits::Lock::per_task) {
         options::add_switch(*app, "--fail-if-locked", parsed.fail_if_locked,
                             "exit 75 instead of 0 when another run holds the task's lock");
     }
@@ -142,6 +103,7 @@ std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed) {
     return app;
 }
 
+// Parses the command line; returns an exit code when the run should end here (help, errors).
 std::optional<int> parse(const Command& command, const std::vector<std::string>& args,
                          std::ostream& out, Parsed& parsed) {
     auto app_holder = build_app(command, parsed);
@@ -166,15 +128,15 @@ std::optional<int> parse(const Command& command, const std::vector<std::string>&
         out << app.help("", CLI::AppFormatMode::All);
         return 0;
     } catch (const CLI::FileError& e) {
-        log_error(fmt::format("cannot read the config file: {}", e.what()),
-                  "pass --config with a readable file, or unset EYE_CONFIG");
+        log_error_with_hint(fmt::format("cannot read the config file: {}", e.what()),
+                            "pass --config with a readable file, or unset EYE_CONFIG");
         return to_int(ExitCode::config);
     } catch (const CLI::ParseError& e) {
         std::string message = e.what();
         if (!message.empty()) {
             message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
         }
-        log_error(message, fmt::format("see '{} --help'", app.get_name()));
+        log_error_with_hint(message, fmt::format("see '{} --help'", app.get_name()));
         return to_int(ExitCode::usage);
     }
     return std::nullopt;
@@ -230,12 +192,13 @@ Outcome execute(Run& run, Context& context) {
     int schema_version = 0;
     if (context.db != nullptr) {
         db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
-        context.now = db::from_epoch(tx.one(k_now)[0].as<double>());
+        context.now = from_epoch(tx.one(k_now)[0].as<double>());
         schema_version = db::read_schema_status(tx).version;
     } else {
         context.now = std::chrono::system_clock::now();
     }
-    if (traits.needs_schema && context.db != nullptr && schema_version < db::k_schema_version) {
+    if (traits.schema == CommandTraits::Schema::current && context.db != nullptr &&
+        schema_version < db::k_schema_version) {
         throw ConfigError(
             schema_version == 0
                 ? fmt::format("the database '{}' has no eye schema", context.db->description())
@@ -243,17 +206,16 @@ Outcome execute(Run& run, Context& context) {
                               context.db->description(), schema_version, db::k_schema_version),
             "run 'eye db:migrate' first");
     }
-    bool can_record = traits.recorded && context.db != nullptr && schema_version >= 1;
-
-    bool take_lock = traits.locked && (traits.lock_only_with == nullptr ||
-                                       std::find(run.args.begin(), run.args.end(),
-                                                 traits.lock_only_with) != run.args.end());
+    bool can_record =
+        traits.record == CommandTraits::Record::yes && context.db != nullptr && schema_version >= 1;
+    bool take_lock =
+        traits.lock == CommandTraits::Lock::per_task && run.parsed.invocation->takes_lock();
     if (take_lock && context.db != nullptr &&
         !run_record::try_lock(*context.db, run.command.task)) {
         auto holder = run_record::find_lock_holder(*context.db, run.command.task);
         log::info("skipped: {} is already running (host {}, pid {}, since {})", run.display,
                   holder.host, holder.pid,
-                  holder.since ? format_time(*holder.since) : std::string("an unknown time"));
+                  holder.since ? format_utc(*holder.since) : std::string("an unknown time"));
         Outcome skipped;
         skipped.status = RunStatus::skipped;
         skipped.exit = run.parsed.fail_if_locked ? ExitCode::temp_fail : ExitCode::ok;
@@ -297,6 +259,26 @@ void finish_record(Run& run, const Outcome& outcome) {
 
 }  // namespace
 
+void log_error_with_hint(const std::string& message, const std::string& hint) {
+    if (hint.empty()) {
+        log::error("{}", message);
+    } else {
+        log::error("{}; hint: {}", message, hint);
+    }
+}
+
+void configure_early_logging(const std::string& display) {
+    auto level = log::Level::info;
+    auto format = log::Format::text;
+    if (const char* text = std::getenv("EYE_LOG_LEVEL")) {
+        level = log::parse_level(text).value_or(level);
+    }
+    if (const char* text = std::getenv("EYE_LOG_FORMAT")) {
+        format = log::parse_format(text).value_or(format);
+    }
+    log::configure(level, format, display);
+}
+
 std::string_view run_status_name(RunStatus status) {
     switch (status) {
         case RunStatus::ok:
@@ -327,11 +309,11 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
                 "set EYE_DATABASE_URL to a URL such as postgresql://user@host:5432/dbname");
         }
     } catch (const Error& e) {
-        log_error(e.what(), e.hint());
+        log_error_with_hint(e.what(), e.hint());
         return to_int(e.code());
     } catch (const std::exception& e) {
-        log_error(fmt::format("internal error: {}", e.what()),
-                  "this is a bug in eye; please report it with the log");
+        log_error_with_hint(fmt::format("internal error: {}", e.what()),
+                            "this is a bug in eye; please report it with the log");
         return to_int(ExitCode::software);
     }
     log::configure(log::parse_level(parsed.config.log_level).value_or(log::Level::info),
@@ -348,7 +330,7 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     auto started = Clock::now();
 
     std::optional<reporting::Pinger> pinger;
-    if (command.traits.recorded && !parsed.config.ping_url.empty()) {
+    if (command.traits.record == CommandTraits::Record::yes && !parsed.config.ping_url.empty()) {
         pinger.emplace(parsed.config.ping_url, "eye-" + command.task);
         pinger->start();
     }
@@ -357,13 +339,13 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     try {
         outcome = execute(run, context);
     } catch (const Error& e) {
-        log_error(e.what(), e.hint());
+        log_error_with_hint(e.what(), e.hint());
         outcome.exit = e.code();
         outcome.status = RunStatus::failed;
         outcome.summary_json = error_summary(e.what(), e.hint());
     } catch (const std::exception& e) {
-        log_error(fmt::format("internal error: {}", e.what()),
-                  "this is a bug in eye; please report it with the log");
+        log_error_with_hint(fmt::format("internal error: {}", e.what()),
+                            "this is a bug in eye; please report it with the log");
         outcome.exit = ExitCode::software;
         outcome.status = RunStatus::failed;
         outcome.summary_json = error_summary(e.what(), {});
@@ -373,7 +355,7 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     if (outcome.status != RunStatus::skipped) {
         finish_record(run, outcome);
     }
-    if (command.traits.recorded && !parsed.config.metrics_dir.empty()) {
+    if (command.traits.record == CommandTraits::Record::yes && !parsed.config.metrics_dir.empty()) {
         reporting::write_metrics(parsed.config.metrics_dir, command.task, {started_wall, elapsed},
                                  outcome);
     }
@@ -391,105 +373,9 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     return to_int(outcome.exit);
 }
 
-const Command* find_command(std::string_view name) {
-    for (const auto& command : commands()) {
-        if (command.name == name) {
-            return &command;
-        }
-    }
-    return nullptr;
-}
-
-const Command* find_program(std::string_view program) {
-    for (const auto& command : commands()) {
-        if (!command.program.empty() && command.program == program) {
-            return &command;
-        }
-    }
-    return nullptr;
-}
-
-int run_program(std::string_view program, int argc, char** argv) {
-    const Command* command = find_program(program);
-    if (command == nullptr) {
-        std::cerr << fmt::format("{}: no such command in eye's command table\n", program);
-        return to_int(ExitCode::software);
-    }
-    return run_command(*command, std::vector<std::string>(argv + 1, argv + argc), std::cout);
-}
-
-namespace {
-
-void print_list(std::ostream& out) {
-    out << fmt::format("eye {}: keeps a self-hosted AI image library healthy and improving\n\n",
-                       EYE_VERSION);
-    out << "Usage: eye COMMAND [OPTIONS]    (eye help COMMAND for its options)\n\n";
-    out << "Commands:\n";
-    for (const auto& command : commands()) {
-        out << fmt::format("  {:<24} {:<15} {}\n", command.name, command.program, command.summary);
-    }
-}
-
-}  // namespace
-
-std::string commands_markdown() {
-    std::string out =
-        "# eye's commands\n\n"
-        "Generated by `eye help --markdown` from the command table; a test fails when this file "
-        "and the table disagree. Every executable and its `eye` name are the same program.\n\n"
-        "| `eye` name | executable | what it does | seed schedule |\n|---|---|---|---|\n";
-    for (const auto& command : commands()) {
-        std::string schedule = command.schedule.empty() ? std::string("–")
-                                                        : fmt::format("`{}` {}", command.schedule,
-                                                                      command.schedule_args);
-        out += fmt::format("| `{}` | {} | {} | {} |\n", command.name,
-                           command.program.empty() ? "–" : "`" + command.program + "`",
-                           command.summary, schedule);
-    }
-    for (const auto& command : commands()) {
-        Parsed parsed;
-        auto app = build_app(command, parsed);
-        out += fmt::format("\n## {}\n\n```\n{}```\n", command.name, app->help());
-    }
-    return out;
-}
-
-int run_umbrella(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
-    configure_early_logging("eye");
-    if (args.empty() || args[0] == "list" || args[0] == "--help" || args[0] == "-h") {
-        print_list(std::cout);
-        return 0;
-    }
-    if (args[0] == "--version" || args[0] == "version") {
-        std::cout << "eye " << EYE_VERSION << "\n";
-        return 0;
-    }
-    if (args[0] == "help") {
-        if (args.size() == 2 && args[1] == "--markdown") {
-            std::cout << commands_markdown();
-            return 0;
-        }
-        if (args.size() < 2) {
-            print_list(std::cout);
-            return 0;
-        }
-        const Command* command = find_command(args[1]);
-        if (command == nullptr) {
-            command = find_program(args[1]);
-        }
-        if (command == nullptr) {
-            log_error(fmt::format("unknown command '{}'", args[1]), "see 'eye list'");
-            return to_int(ExitCode::usage);
-        }
-        return run_command(*command, {"--help"}, std::cout);
-    }
-    const Command* command = find_command(args[0]);
-    if (command == nullptr) {
-        log_error(fmt::format("unknown command '{}'", args[0]), "see 'eye list'");
-        return to_int(ExitCode::usage);
-    }
-    return run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()), std::cout);
+std::string command_help(const Command& command) {
+    Parsed parsed;
+    return build_app(command, parsed)->help();
 }
 
 }  // namespace eye

@@ -2,29 +2,26 @@
 
 #include <iosfwd>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "eye/runner/command.hpp"
 
+// One run of one command: parsing, configuration, logging, the lock, the eye.runs record, the
+// begin and end lines, metrics, pings and the mapping of errors to exit codes.
 namespace eye {
 
-// The one command table: every command of the umbrella `eye` and of the small executables.
-const std::vector<Command>& commands();
-const Command* find_command(std::string_view name);
-const Command* find_program(std::string_view program);
-
-// Runs one command with its arguments (without the program or command name) and returns the exit
+// Runs `command` with its arguments (without the program or command name) and returns the exit
 // code. Never throws.
 int run_command(const Command& command, const std::vector<std::string>& args, std::ostream& out);
 
-// main() of a small executable such as eye-monitor.
-int run_program(std::string_view program, int argc, char** argv);
+// The command's --help text.
+std::string command_help(const Command& command);
 
-// Every command with its --help, as Markdown (docs/commands.md; `eye help --markdown`).
-std::string commands_markdown();
+// Configures log lines from EYE_LOG_LEVEL and EYE_LOG_FORMAT alone, before any flag is parsed, so
+// errors about the command line itself come out in the format the operator asked for.
+void configure_early_logging(const std::string& program);
 
-// main() of the umbrella: `eye list`, `eye help NAME`, `eye help --markdown`, `eye NAME ARGS...`.
-int run_umbrella(int argc, char** argv);
+// The runner's one-line error: "message; hint: hint" (or the message alone).
+void log_error_with_hint(const std::string& message, const std::string& hint);
 
 }  // namespace eye

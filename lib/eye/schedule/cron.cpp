@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cstdint>
 #include <ctime>
-#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
@@ -280,19 +279,8 @@ std::int64_t seconds_as_utc(const CivilMinute& civil) {
            civil.hour * k_seconds_per_hour + civil.minute * 60;
 }
 
-std::optional<std::tm> broken_down(std::int64_t epoch_seconds, TimeZone zone) {
-    auto as_time_t = static_cast<std::time_t>(epoch_seconds);
-    std::tm fields{};
-    bool converted = zone == TimeZone::utc ? gmtime_r(&as_time_t, &fields) != nullptr
-                                           : localtime_r(&as_time_t, &fields) != nullptr;
-    if (!converted) {
-        return std::nullopt;
-    }
-    return fields;
-}
-
 std::optional<CivilMinute> civil_of(std::int64_t epoch_seconds, TimeZone zone) {
-    auto fields = broken_down(epoch_seconds, zone);
+    auto fields = calendar_time(epoch_seconds, zone);
     if (!fields) {
         return std::nullopt;
     }
@@ -559,30 +547,6 @@ std::chrono::seconds CronExpression::longest_gap(TimeZone zone, TimePoint from) 
         previous = *instant;
     }
     return std::chrono::seconds(longest);
-}
-
-std::string format_iso8601(TimePoint at, TimeZone zone) {
-    const std::int64_t epoch_seconds =
-        std::chrono::floor<std::chrono::seconds>(at.time_since_epoch()).count();
-    auto fields = broken_down(epoch_seconds, zone);
-    if (!fields) {
-        throw std::out_of_range(
-            fmt::format("cannot convert '{}' seconds since the epoch to a "
-                        "calendar time",
-                        epoch_seconds));
-    }
-    CivilMinute civil{fields->tm_year + 1900, fields->tm_mon + 1, fields->tm_mday, fields->tm_hour,
-                      fields->tm_min};
-    const std::int64_t offset = seconds_as_utc(civil) + fields->tm_sec - epoch_seconds;
-    const std::int64_t magnitude = offset < 0 ? -offset : offset;
-    std::string text =
-        fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}", civil.year, civil.month,
-                    civil.day, civil.hour, civil.minute, fields->tm_sec, offset < 0 ? '-' : '+',
-                    magnitude / k_seconds_per_hour, magnitude % k_seconds_per_hour / 60);
-    if (magnitude % 60 != 0) {
-        text += fmt::format(":{:02}", magnitude % 60);
-    }
-    return text;
 }
 
 }  // namespace eye::schedule

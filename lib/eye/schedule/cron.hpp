@@ -9,13 +9,9 @@
 
 #include <tl/expected.hpp>
 
+#include "eye/core/time.hpp"
+
 namespace eye::schedule {
-
-using TimePoint = std::chrono::system_clock::time_point;
-
-// The clock a schedule is read on: UTC, or the process's local zone (TZ, as localtime_r and mktime
-// see it; after changing TZ call tzset()).
-enum class TimeZone { utc, local };
 
 namespace detail {
 
@@ -73,10 +69,5 @@ private:
     std::string m_text;
     detail::CronFields m_fields;
 };
-
-// "2026-11-28T02:00:00+00:00": `at` to the whole second (fractions are dropped) on `zone`'s clock,
-// with that zone's real UTC offset at that instant ("+01:00" in Berlin's winter, "+02:00" in its
-// summer). Historical offsets that are not whole minutes get seconds ("+00:53:28").
-std::string format_iso8601(TimePoint at, TimeZone zone);
 
 }  // namespace eye::schedule

@@ -11,9 +11,9 @@
 #include "eye/config/options.hpp"
 #include "eye/core/error.hpp"
 #include "eye/core/stop.hpp"
+#include "eye/core/time.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
-#include "eye/schedule/cron.hpp"
 
 namespace eye::tasks {
 namespace {
@@ -129,7 +129,7 @@ GROUP BY n.nspname
 struct TableReport {
     std::string table;
     std::string metric;  // name in the metrics file
-    db::TimePoint cutoff;
+    TimePoint cutoff;
     std::int64_t deleted = 0;
     std::int64_t batches = 0;
     double seconds = 0;
@@ -166,20 +166,16 @@ struct Report {
 };
 
 // "now - amount", or the epoch when that would be earlier: nothing in eye is older.
-db::TimePoint cutoff_before(db::TimePoint now, Milliseconds amount) {
+TimePoint cutoff_before(TimePoint now, Milliseconds amount) {
     auto since_epoch = std::chrono::duration_cast<Milliseconds>(now.time_since_epoch());
     if (amount >= since_epoch) {
-        return db::TimePoint{};
+        return TimePoint{};
     }
     return now - amount;
 }
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string format_iso(db::TimePoint at) {
-    return schedule::format_iso8601(at, schedule::TimeZone::utc);
 }
 
 class Pruner {
@@ -214,7 +210,7 @@ public:
     }
 
 private:
-    void prune_eye_table(const char* table, const char* metric, db::TimePoint cutoff,
+    void prune_eye_table(const char* table, const char* metric, TimePoint cutoff,
                          const db::Statement& count, const db::Statement& delete_batch) {
         if (m_context.dry_run) {
             count_only(table, metric, cutoff, [&] {
@@ -237,7 +233,7 @@ private:
 
     // Laravel's failed_jobs has no index on failed_at: the batches walk its primary key from
     // where the last one stopped, so the whole table is read once however many batches it takes.
-    void prune_laravel_failed_jobs(db::TimePoint cutoff) {
+    void prune_laravel_failed_jobs(TimePoint cutoff) {
         std::optional<pqxx::row> found;
         {
             db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
@@ -302,7 +298,7 @@ SELECT (SELECT count(*) FROM batch), (SELECT max(id) FROM batch), (SELECT count(
         });
     }
 
-    void count_only(const std::string& table, const char* metric, db::TimePoint cutoff,
+    void count_only(const std::string& table, const char* metric, TimePoint cutoff,
                     const std::function<std::int64_t()>& count) {
         m_report.tables.push_back(TableReport{table, metric, cutoff});
         auto started = Clock::now();
@@ -311,12 +307,12 @@ SELECT (SELECT count(*) FROM batch), (SELECT max(id) FROM batch), (SELECT count(
         entry.deleted = rows;
         entry.batches = (rows + m_options.batch_size - 1) / m_options.batch_size;
         entry.seconds = seconds_since(started);
-        log::info("{}: would delete {} row(s) older than {}", table, rows, format_iso(cutoff));
+        log::info("{}: would delete {} row(s) older than {}", table, rows, format_iso8601(cutoff));
     }
 
     // Runs batches until one comes back short or a stop is requested; the report's entry is kept
     // current after every batch, so what committed before a failure is reported too.
-    void prune(const std::string& table, const char* metric, db::TimePoint cutoff,
+    void prune(const std::string& table, const char* metric, TimePoint cutoff,
                const std::function<BatchResult()>& next_batch) {
         if (m_report.stopped || stop::requested()) {
             m_report.stopped = true;
@@ -352,7 +348,7 @@ SELECT (SELECT count(*) FROM batch), (SELECT max(id) FROM batch), (SELECT count(
             }
         }
         log::info("{}: deleted {} row(s) older than {} in {} batch(es), {:.2f} s", table,
-                  entry.deleted, format_iso(cutoff), entry.batches, entry.seconds);
+                  entry.deleted, format_iso8601(cutoff), entry.batches, entry.seconds);
     }
 
     Context& m_context;
@@ -374,7 +370,7 @@ std::string report_json(const Report& report, bool dry_run) {
     for (const auto& table : report.tables) {
         w.begin_object();
         w.field("table", table.table);
-        w.field("cutoff", format_iso(table.cutoff));
+        w.field("cutoff", format_iso8601(table.cutoff));
         w.field("deleted", table.deleted);
         w.field("batches", table.batches);
         w.field("seconds", table.seconds);
@@ -413,7 +409,7 @@ void print_text(std::ostream& out, const Report& report, bool dry_run) {
                        "ROWS/S", "LONGEST BATCH");
     for (const auto& table : report.tables) {
         out << fmt::format("{:<{}} {:>12} {:<25} {:>7} {:>8.2f} {:>9.0f} {:>11.3f} s\n",
-                           table.table, width, table.deleted, format_iso(table.cutoff),
+                           table.table, width, table.deleted, format_iso8601(table.cutoff),
                            table.batches, table.seconds, dry_run ? 0.0 : table.rows_per_second(),
                            table.longest_batch_seconds);
     }

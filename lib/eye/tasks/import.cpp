@@ -4,18 +4,18 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <ostream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
-#include "eye/analyzers/image.hpp"
+#include "eye/analyzers/image/format.hpp"
 #include "eye/analyzers/media_path.hpp"
 #include "eye/config/options.hpp"
+#include "eye/core/digest.hpp"
 #include "eye/core/error.hpp"
+#include "eye/core/file.hpp"
 #include "eye/core/stop.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
@@ -118,28 +118,7 @@ bool has_image_extension(const fs::path& path) {
 }
 
 // The analyzers refuse images larger than this; reading one whole to hash it would be wasted.
-constexpr std::uintmax_t k_max_file_bytes = 100ull * 1024 * 1024;
-
-std::optional<std::string> read_file(const fs::path& path, std::string& error) {
-    std::error_code size_error;
-    auto size = fs::file_size(path, size_error);
-    if (!size_error && size > k_max_file_bytes) {
-        error = fmt::format("it is larger than {}", format_size(k_max_file_bytes));
-        return std::nullopt;
-    }
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
-        error = fmt::format("cannot read it: {}", std::strerror(errno));
-        return std::nullopt;
-    }
-    std::ostringstream buffer;
-    buffer << file.rdbuf();
-    if (file.bad()) {
-        error = "cannot read it: read error";
-        return std::nullopt;
-    }
-    return std::move(buffer).str();
-}
+constexpr std::uint64_t k_max_file_bytes = 100ull * 1024 * 1024;
 
 // Every image file named by the arguments, in a stable order. Arguments that cannot be used are
 // refused before anything is written.
@@ -348,11 +327,14 @@ Outcome Importer::run() {
             interrupted = true;
             break;
         }
-        std::string error;
-        auto bytes = read_file(candidate.path, error);
+        auto bytes = read_file(candidate.path, k_max_file_bytes);
         ++done;
         if (!bytes) {
-            log::warning("skipped '{}': {}", candidate.relative, error);
+            const ReadError& error = bytes.error();
+            log::warning("skipped '{}': {}", candidate.relative,
+                         error.kind == ReadError::Kind::too_large
+                             ? fmt::format("it is larger than {}", format_size(k_max_file_bytes))
+                             : "cannot read it: " + error.reason(k_max_file_bytes));
             ++m_totals.unreadable;
             continue;
         }
@@ -363,7 +345,7 @@ Outcome Importer::run() {
             continue;
         }
         batch.push_back({candidate.relative, candidate.path.filename().string(), mime,
-                         static_cast<std::int64_t>(bytes->size()), analyzers::sha256_hex(*bytes)});
+                         static_cast<std::int64_t>(bytes->size()), sha256_hex(*bytes)});
         if (static_cast<long long>(batch.size()) >= m_options.batch_size) {
             import_batch(batch);
         }

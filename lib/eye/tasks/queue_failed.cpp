@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "eye/config/options.hpp"
+#include "eye/core/time.hpp"
 #include "eye/json/json.hpp"
-#include "eye/schedule/cron.hpp"
 
 namespace eye::tasks {
 namespace {
@@ -21,7 +21,7 @@ const db::Statement k_failed{
 const db::Statement k_count{"queue_failed.count", "SELECT count(*) FROM eye.failed_jobs"};
 
 std::string iso(double epoch) {
-    return schedule::format_iso8601(db::from_epoch(epoch), schedule::TimeZone::utc);
+    return format_iso8601(from_epoch(epoch), TimeZone::utc);
 }
 
 }  // namespace

@@ -9,13 +9,13 @@
 
 #include <fmt/format.h>
 
+#include "eye/analyzers/factory.hpp"
 #include "eye/config/options.hpp"
 #include "eye/core/error.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
 #include "eye/queue/queue.hpp"
-#include "eye/tasks/worker.hpp"
 
 namespace eye::tasks {
 namespace {
@@ -361,7 +361,7 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
     std::string model_version;
     if (options.priority == "outdated") {
         // what the worker would analyze with now; building it calls no service
-        auto analyzer = make_analyzer(context.config, 0);
+        auto analyzer = analyzers::make_analyzer(context.config, 0);
         analyzer_name = analyzer->name();
         model_version = analyzer->model_version();
     }

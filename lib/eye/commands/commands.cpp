@@ -1,0 +1,146 @@
+#include "eye/commands/commands.hpp"
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "eye/runner/runner.hpp"
+#include "eye/runner/umbrella.hpp"
+#include "eye/schedule/schedule.hpp"
+#include "eye/tasks/cleanup.hpp"
+#include "eye/tasks/import.hpp"
+#include "eye/tasks/migrate.hpp"
+#include "eye/tasks/monitor/monitor.hpp"
+#include "eye/tasks/queue_failed.hpp"
+#include "eye/tasks/queue_retry.hpp"
+#include "eye/tasks/reanalyze.hpp"
+#include "eye/tasks/worker/worker.hpp"
+
+namespace eye {
+
+const std::vector<Command>& commands() {
+    using Database = CommandTraits::Database;
+    using Schema = CommandTraits::Schema;
+    using Lock = CommandTraits::Lock;
+    using Record = CommandTraits::Record;
+    using DryRun = CommandTraits::DryRun;
+    static const std::vector<Command> k_commands = {
+        {"system:monitor",
+         "eye-monitor",
+         "monitor",
+         "health checks; --fix repairs what is stuck",
+         "Checks the database, the AI service, Ollama, the queue, stuck images and jobs, the "
+         "workers, the schedule and the disk. Exits 0 (ok), 1 (warning), 2 (critical) or 3 "
+         "(unknown) by the worst check, as Nagios and Icinga expect.",
+         {Database::optional, Schema::any, Lock::per_task, Record::yes, DryRun::offered},
+         make_task<tasks::MonitorOptions>(
+             {tasks::add_monitor_options, tasks::run_monitor, nullptr, tasks::monitor_takes_lock})},
+        {"queue:prune-failed",
+         "eye-cleanup",
+         "cleanup",
+         "prune failed jobs older than --hours and other history",
+         "Deletes eye.failed_jobs (and Laravel's failed_jobs, where it exists) older than "
+         "--hours, completed queue jobs, old run records and dead worker records, in batches "
+         "of --batch-size rows, each its own short transaction, so no lock is held for long. "
+         "On SIGTERM it finishes the batch in hand and exits 75; the next run deletes the "
+         "rest.",
+         {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},
+         make_task<tasks::CleanupOptions>({tasks::add_cleanup_options, tasks::run_cleanup})},
+        {"ai:auto-reanalyze",
+         "eye-reanalyze",
+         "reanalyze",
+         "queue a batch of images for re-analysis, by a priority",
+         "Picks --batch images by --priority among live rows of --media-type that have no "
+         "queued or running job, and queues them in one statement behind new images. "
+         "--dry-run lists them instead.",
+         {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},
+         make_task<tasks::ReanalyzeOptions>({tasks::add_reanalyze_options, tasks::run_reanalyze})},
+        {"queue:work",
+         "eye-worker",
+         "worker",
+         "process analysis jobs from the queue",
+         "Claims jobs from eye.jobs and analyzes their images with the configured analyzer "
+         "(builtin, avinash or ollama), writing every result in one transaction per job. Stops "
+         "after --max-jobs or --max-time (0 = no limit), or with --stop-when-empty; on SIGTERM "
+         "it claims nothing more and finishes the jobs in hand within --grace, or gives them "
+         "back. Run it under a supervisor that restarts it.",
+         {Database::required, Schema::current, Lock::none, Record::yes, DryRun::no},
+         make_task<tasks::WorkerOptions>(
+             {tasks::add_worker_options, tasks::run_worker, tasks::validate_worker_options})},
+        {"media:import",
+         "",
+         "media:import",
+         "register image files and queue their analysis",
+         "Registers JPEG and PNG files (directories are searched recursively) under "
+         "EYE_MEDIA_ROOT as media_files rows, with file_path relative to the root, and queues "
+         "one analysis job for each. A file whose content is registered already is skipped.",
+         {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},
+         make_task<tasks::ImportOptions>({tasks::add_import_options, tasks::run_import})},
+        {"queue:failed",
+         "",
+         "queue:failed",
+         "list the jobs that failed for good",
+         "",
+         {Database::required, Schema::current, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::QueueFailedOptions>(
+             {tasks::add_queue_failed_options, tasks::run_queue_failed})},
+        {"queue:retry",
+         "",
+         "queue:retry",
+         "put failed jobs back in the queue: ID... or all",
+         "",
+         {Database::required, Schema::current, Lock::none, Record::yes, DryRun::offered},
+         make_task<tasks::QueueRetryOptions>(
+             {tasks::add_queue_retry_options, tasks::run_queue_retry})},
+        {"db:migrate",
+         "",
+         "db:migrate",
+         "create or upgrade the database schema (idempotent)",
+         "Creates schema eye and its tables, and media_files when the database has none "
+         "(standalone use). An existing Avinash-EYE media_files keeps its columns and rows; "
+         "eye only adds its own indexes to it.",
+         {Database::required, Schema::any, Lock::none, Record::yes, DryRun::offered},
+         make_task<tasks::MigrateOptions>({tasks::add_migrate_options, tasks::run_migrate})},
+    };
+    return k_commands;
+}
+
+std::string commands_markdown() {
+    std::string out =
+        "# eye's commands\n\n"
+        "Generated by `eye help --markdown` from the command table; a test fails when this file "
+        "and the table disagree. Every executable and its `eye` name are the same program.\n\n"
+        "| `eye` name | executable | what it does | seed schedule |\n|---|---|---|---|\n";
+    for (const auto& command : commands()) {
+        std::vector<std::string> schedule;
+        for (const auto& entry : schedule::seed_schedule()) {
+            if (entry.program == command.program && !command.program.empty()) {
+                schedule.push_back(
+                    fmt::format("`{}` {}", entry.expression, fmt::join(entry.args, " ")));
+            }
+        }
+        out += fmt::format(
+            "| `{}` | {} | {} | {} |\n", command.name,
+            command.program.empty() ? "–" : "`" + command.program + "`", command.summary,
+            schedule.empty() ? std::string("–") : fmt::format("{}", fmt::join(schedule, "; ")));
+    }
+    for (const auto& command : commands()) {
+        out += fmt::format("\n## {}\n\n```\n{}```\n", command.name, command_help(command));
+    }
+    return out;
+}
+
+int main_program(std::string_view program, int argc, char** argv) {
+    return run_program(commands(), program, argc, argv);
+}
+
+int main_umbrella(int argc, char** argv) {
+    if (argc == 3 && std::string_view(argv[1]) == "help" &&
+        std::string_view(argv[2]) == "--markdown") {
+        std::cout << commands_markdown();
+        return 0;
+    }
+    return run_umbrella(commands(), argc, argv);
+}
+
+}  // namespace eye

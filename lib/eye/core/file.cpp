@@ -1,0 +1,153 @@
+#include "eye/core/file.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace eye {
+namespace {
+
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd) : m_fd(fd) {}
+    ~FileDescriptor() { close(); }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+
+    int get() const { return m_fd; }
+    // Closes now; false (errno set) when close reports an error, which for a written file can
+    // be the first sign of a full disk.
+    bool close() {
+        int fd = m_fd;
+        m_fd = -1;
+        return fd < 0 || ::close(fd) == 0;
+    }
+
+private:
+    int m_fd;
+};
+
+std::string message_of(int error_number) {
+    return std::error_code(error_number, std::generic_category()).message();
+}
+
+tl::unexpected<ReadError> system_error(int error_number) {
+    ReadError error;
+    error.error_number = error_number;
+    return tl::make_unexpected(error);
+}
+
+bool write_all(int fd, std::string_view content) {
+    std::size_t written = 0;
+    while (written < content.size()) {
+        ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return false;
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string ReadError::reason(std::uint64_t limit) const {
+    switch (kind) {
+        case Kind::not_regular:
+            return "not a regular file";
+        case Kind::too_large:
+            return fmt::format("{} bytes, the limit is {} bytes", size, limit);
+        case Kind::system:
+            break;
+    }
+    return message_of(error_number);
+}
+
+bool ReadError::transient() const {
+    return kind == Kind::system &&
+           (error_number == EINTR || error_number == EAGAIN || error_number == EMFILE ||
+            error_number == ENFILE || error_number == ENOMEM || error_number == EIO ||
+            error_number == ESTALE || error_number == ETIMEDOUT || error_number == ENOBUFS);
+}
+
+tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path,
+                                               std::uint64_t max_bytes) {
+    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file.get() < 0) {
+        return system_error(errno);
+    }
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) {
+        return system_error(errno);
+    }
+    if (!S_ISREG(info.st_mode)) {
+        ReadError error;
+        error.kind = ReadError::Kind::not_regular;
+        return tl::make_unexpected(error);
+    }
+    const auto size = static_cast<std::uint64_t>(info.st_size);
+    if (size > max_bytes) {
+        ReadError error;
+        error.kind = ReadError::Kind::too_large;
+        error.size = size;
+        return tl::make_unexpected(error);
+    }
+    std::string bytes(static_cast<std::size_t>(size), '\0');
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+        ssize_t n = ::read(file.get(), bytes.data() + got, bytes.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return system_error(errno);
+        }
+        if (n == 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    bytes.resize(got);
+    return bytes;
+}
+
+tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
+                                                      std::string_view content, int mode) {
+    std::filesystem::path temporary = path;
+    temporary += fmt::format(".tmp.{}", ::getpid());
+    auto fail = [&temporary](int error_number) {
+        ::unlink(temporary.c_str());
+        return tl::make_unexpected(message_of(error_number));
+    };
+    FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                               static_cast<mode_t>(mode)));
+    if (file.get() < 0) {
+        return tl::make_unexpected(message_of(errno));
+    }
+    if (!write_all(file.get(), content) || ::fsync(file.get()) != 0 || !file.close()) {
+        return fail(errno);
+    }
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+        return fail(errno);
+    }
+    // the rename is durable only once the directory is: without this a crash can bring the
+    // old file back
+    std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
+    FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() >= 0) {
+        ::fsync(dir.get());
+    }
+    return {};
+}
+
+}  // namespace eye

@@ -1,0 +1,77 @@
+#include "eye/tasks/worker/worker.hpp"
+
+#include <fmt/format.h>
+
+#include "eye/analyzers/factory.hpp"
+#include "eye/config/options.hpp"
+#include "eye/core/error.hpp"
+#include "eye/db/schema.hpp"
+#include "eye/queue/backoff.hpp"
+
+namespace eye::tasks {
+
+void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
+    add_settings(app, config, SettingGroup::analysis);
+    add_settings(app, config, SettingGroup::ai);
+    add_settings(app, config, SettingGroup::ollama);
+    add_settings(app, config, SettingGroup::storage);
+    options::add_int(app, "--max-jobs", options.max_jobs,
+                     "stop after claiming this many jobs (0: no limit)", 0, 1'000'000'000);
+    options::add_seconds(app, "--max-time", options.max_time,
+                         "stop claiming after this many seconds (0: no limit)");
+    options::add_seconds(app, "--sleep", options.sleep,
+                         "seconds between polls of an empty queue (a NOTIFY wakes at once)", 0);
+    options::add_seconds(app, "--timeout", options.timeout,
+                         "seconds one analysis may take before it counts as failed (0: none)", 0);
+    options::add_int(app, "--tries", options.tries, "attempts per job before it fails for good", 1,
+                     100);
+    options::add_checked_string(
+        app, "--backoff", options.backoff,
+        "seconds before a failed job is retried: one value doubles with each attempt, a list "
+        "such as 10,60,300 is used as is",
+        [](const std::string& text) -> std::optional<std::string> {
+            if (queue::parse_backoff(text)) {
+                return std::nullopt;
+            }
+            return "expected seconds (0 to 86400), or a comma list such as 10,60,300";
+        });
+    options::add_switch(app, "--stop-when-empty", options.stop_when_empty,
+                        "exit once the queue has no job that is due");
+    options::add_int(app, "--concurrency", options.concurrency, "analyses at once in this process",
+                     1, 256);
+    options::add_duration(app, "--grace", options.grace,
+                          "on SIGTERM, time to finish the jobs in hand before giving them back");
+    options::add_duration(app, "--heartbeat-interval", options.heartbeat_interval,
+                          "how often the worker and its jobs send a heartbeat (keep it well "
+                          "inside the monitor's --heartbeat-timeout)",
+                          Milliseconds(100));
+    options::add_duration(app, "--rescue-after", options.rescue_after,
+                          "on start, requeue running jobs whose heartbeat is older (0: do not)");
+}
+
+void validate_worker_options(const Config&, const WorkerOptions& options) {
+    // a heartbeat must arrive several times within the time after which a job counts as dead,
+    // or a live job is rescued and run twice
+    if (options.rescue_after.count() > 0 && options.heartbeat_interval * 3 > options.rescue_after) {
+        throw UsageError(
+            fmt::format("--heartbeat-interval {} is too long for --rescue-after {}: a live job "
+                        "would look dead",
+                        format_duration(options.heartbeat_interval),
+                        format_duration(options.rescue_after)),
+            "keep --heartbeat-interval at most a third of --rescue-after and of the monitor's "
+            "--heartbeat-timeout");
+    }
+}
+
+Outcome run_worker(Context& context, const WorkerOptions& options) {
+    int dimensions = 0;
+    {
+        db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
+        dimensions = db::read_embedding_column(tx).dimensions;
+    }
+    auto analyzer = analyzers::make_analyzer(context.config, dimensions, options.timeout);
+    analyzers::check_service(context.config);
+    return run_worker_with(context, options, *analyzer);
+}
+
+}  // namespace eye::tasks

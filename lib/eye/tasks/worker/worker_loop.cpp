@@ -1,0 +1,565 @@
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <poll.h>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "eye/core/error.hpp"
+#include "eye/core/host.hpp"
+#include "eye/core/stop.hpp"
+#include "eye/db/clock.hpp"
+#include "eye/db/media.hpp"
+#include "eye/json/json.hpp"
+#include "eye/log/log.hpp"
+#include "eye/queue/backoff.hpp"
+#include "eye/queue/queue.hpp"
+#include "eye/tasks/worker/analysis_pool.hpp"
+#include "eye/tasks/worker/worker.hpp"
+
+// The worker's main loop: claim, hand to the analysis threads, write what they finish,
+// heartbeat, and stop as planned (max jobs, max time, empty queue, a signal, the analyzer's
+// service gone) with the jobs in hand finished or given back.
+namespace eye::tasks {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using analyzers::AnalysisError;
+
+constexpr auto k_claim_cooldown = std::chrono::milliseconds(5);
+
+const db::Statement k_db_now{"worker.now", "SELECT extract(epoch from now())"};
+
+const db::Statement k_register_worker{
+    "worker.register",
+    "INSERT INTO eye.workers (id, host, pid, concurrency, started_at, heartbeat_at) "
+    "VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz)"};
+
+const db::Statement k_worker_heartbeat{
+    "worker.heartbeat",
+    "UPDATE eye.workers SET heartbeat_at = now(), jobs_done = $2, jobs_failed = $3, "
+    "       status = 'running' "
+    "WHERE id = $1 RETURNING extract(epoch from now())"};
+
+const db::Statement k_worker_stopped{
+    "worker.stopped",
+    "UPDATE eye.workers SET status = 'stopped', stopped_at = now(), heartbeat_at = now(), "
+    "       jobs_done = $2, jobs_failed = $3 "
+    "WHERE id = $1"};
+
+struct WorkerCounts {
+    std::int64_t claimed = 0;
+    std::int64_t completed = 0;
+    std::int64_t retried = 0;
+    std::int64_t failed = 0;
+    std::int64_t released = 0;
+    std::int64_t lost = 0;
+    std::int64_t missing = 0;
+};
+
+class WorkerLoop {
+public:
+    // The context's database session is the worker's own; the analyzer must outlive the loop.
+    WorkerLoop(Context& context, const WorkerOptions& options, analyzers::Analyzer& analyzer);
+
+    // Runs until a planned stop. On an error (the database went away) the analysis threads are
+    // stopped and the jobs in hand given back, if the database still answers, before it leaves.
+    Outcome run();
+
+private:
+    Outcome run_loop();
+    void start();
+    void dispatch(std::vector<queue::ClaimedJob> jobs);
+    void write_finished();
+    void write_succeeded(std::vector<std::pair<queue::ClaimedJob, FinishedAnalysis>>& succeeded);
+    void write_one(const queue::ClaimedJob& job, FinishedAnalysis& finished);
+    void heartbeat_if_due(bool force = false);
+    void fail_timed_out();
+    void wait_for_work(Milliseconds timeout);
+    void give_back_in_flight();
+    Outcome outcome(const std::string& reason) const;
+
+    Context& m_context;
+    const WorkerOptions& m_options;
+    analyzers::Analyzer& m_analyzer;
+    db::Session& m_session;
+    std::vector<Milliseconds> m_backoff;
+    AnalysisPool m_pool;
+    std::optional<db::MediaTable> m_media;
+    db::DbClock m_clock;
+    std::string m_host;
+    std::string m_id;
+
+    struct InFlight {
+        queue::ClaimedJob job;
+        Clock::time_point started;
+        bool abandoned = false;  // timed out or taken away: its result is not wanted
+    };
+    std::map<std::uint64_t, InFlight> m_in_flight;  // by claim token
+    std::uint64_t m_next_token = 1;
+    int m_abandoned_busy = 0;  // threads still working on a job we gave up on
+    WorkerCounts m_counts;
+    std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
+    Clock::time_point m_next_heartbeat;
+    Clock::time_point m_last_claim;
+    Clock::time_point m_last_progress;
+};
+
+WorkerLoop::WorkerLoop(Context& context, const WorkerOptions& options,
+                       analyzers::Analyzer& analyzer)
+    : m_context(context),
+      m_options(options),
+      m_analyzer(analyzer),
+      m_session(*context.db),
+      m_backoff(queue::parse_backoff(options.backoff).value_or(std::vector<Milliseconds>{})),
+      m_pool(analyzer, context.config.media_root),
+      m_host(host_name()) {
+    std::random_device random;
+    m_id = fmt::format("{}:{}:{:06x}", m_host, getpid(), random() & 0xffffff);
+}
+
+void WorkerLoop::start() {
+    {
+        db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
+        m_clock.sync(from_epoch(tx.one(k_db_now)[0].as<double>()));
+        m_media = db::MediaTable::read(tx);
+        tx.none(k_register_worker, m_id, m_host, static_cast<int>(getpid()),
+                static_cast<int>(m_options.concurrency), m_clock.now());
+        tx.run_sql("listening", fmt::format("LISTEN {}", queue::k_channel));
+    }
+    if (m_options.rescue_after.count() > 0) {
+        db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
+        auto now = m_clock.now();
+        auto rescued = queue::rescue_stale_jobs(tx, now, now - m_options.rescue_after);
+        if (rescued.requeued + rescued.failed > 0) {
+            log::info("rescued {} job(s) of dead workers: {} requeued, {} failed",
+                      rescued.requeued + rescued.failed, rescued.requeued, rescued.failed);
+        }
+    }
+    m_pool.start(static_cast<int>(m_options.concurrency));
+    m_next_heartbeat = Clock::now() + m_options.heartbeat_interval;
+    m_last_progress = Clock::now();
+    log::info("worker {} started: analyzer {} ({}), concurrency {}, media root '{}'", m_id,
+              m_analyzer.name(), m_analyzer.model_version(), m_options.concurrency,
+              m_context.config.media_root.string());
+}
+
+void WorkerLoop::dispatch(std::vector<queue::ClaimedJob> jobs) {
+    std::vector<queue::ClaimedJob> missing;
+    std::vector<AnalysisTask> tasks;
+    for (auto& job : jobs) {
+        if (job.media_missing) {
+            missing.push_back(job);
+            continue;
+        }
+        std::uint64_t token = m_next_token++;
+        m_in_flight[token] = InFlight{job, Clock::now()};
+        tasks.push_back(AnalysisTask{token, std::move(job)});
+    }
+    m_pool.submit(std::move(tasks));
+    for (const auto& job : missing) {
+        db::Transaction tx(m_session);
+        queue::drop_missing(tx, job, m_id, m_clock.now());
+        tx.commit();
+        ++m_counts.missing;
+        log::info("job {}: image {} no longer exists; nothing to analyze", job.id, job.media_id);
+    }
+}
+
+void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finished) {
+    auto now = m_clock.now();
+    if (finished.result) {
+        try {
+            db::Transaction tx(m_session);
+            // the guard first: a job rescued from us meanwhile must not have its result written
+            if (!queue::complete(tx, job, m_id, now)) {
+                ++m_counts.lost;
+                log::warning(
+                    "job {} (image {}) was taken from this worker; its result is "
+                    "discarded",
+                    job.id, job.media_id);
+                return;
+            }
+            if (!m_media->write_analysis(tx, job.media_id, *finished.result, now)) {
+                tx.commit();  // the job is done: there is nothing left to analyze
+                ++m_counts.missing;
+                log::info("job {}: image {} was deleted during its analysis; result discarded",
+                          job.id, job.media_id);
+                return;
+            }
+            tx.commit();
+            ++m_counts.completed;
+            log::debug("job {}: image {} analyzed", job.id, job.media_id);
+            return;
+        } catch (const Error& e) {
+            if (e.code() == ExitCode::temp_fail) {
+                throw;
+            }
+            // the database refused this result (a value too long for upstream's column, an
+            // embedding that does not fit): the job fails, the worker goes on
+            finished.result.reset();
+            finished.error_kind = AnalysisError::Kind::permanent;
+            finished.error = fmt::format("cannot store the analysis: {}", e.what());
+        }
+    }
+    if (*finished.error_kind == AnalysisError::Kind::unavailable) {
+        // the service is down: the image is not to blame, so its attempt does not count
+        db::Transaction tx(m_session);
+        m_counts.released += queue::release(tx, {job.id}, m_id, now);
+        tx.commit();
+        if (m_unavailable.empty()) {
+            m_unavailable = finished.error;
+        }
+        return;
+    }
+    auto kind = *finished.error_kind == AnalysisError::Kind::permanent
+                    ? queue::FailureKind::permanent
+                    : queue::FailureKind::temporary;
+    db::Transaction tx(m_session);
+    auto wait = queue::backoff_for(m_backoff, job.attempts);
+    auto outcome = queue::fail(tx, job, m_id, kind, finished.error, wait, now);
+    tx.commit();
+    if (!outcome.held) {
+        ++m_counts.lost;
+        return;
+    }
+    if (outcome.retried) {
+        ++m_counts.retried;
+        log::warning("job {} (image {}) failed, attempt {} of {}; retrying in {}: {}", job.id,
+                     job.media_id, job.attempts, job.max_attempts, format_duration(wait),
+                     finished.error);
+    } else {
+        ++m_counts.failed;
+        log::warning("job {} (image {}) failed for good after {} attempt(s): {}", job.id,
+                     job.media_id, job.attempts, finished.error);
+    }
+}
+
+void WorkerLoop::write_finished() {
+    std::deque<FinishedAnalysis> done = m_pool.take_finished();
+    std::vector<std::pair<queue::ClaimedJob, FinishedAnalysis>> succeeded;
+    for (auto& finished : done) {
+        auto it = m_in_flight.find(finished.token);
+        if (it == m_in_flight.end()) {
+            continue;
+        }
+        InFlight flight = std::move(it->second);
+        m_in_flight.erase(it);
+        if (flight.abandoned) {
+            --m_abandoned_busy;  // its thread is free again; the job was settled already
+            continue;
+        }
+        if (finished.result) {
+            succeeded.emplace_back(std::move(flight.job), std::move(finished));
+        } else {
+            write_one(flight.job, finished);
+        }
+    }
+    write_succeeded(succeeded);
+}
+
+// Several finished analyses in one transaction (one commit instead of one each); should any of
+// them be refused by the database, the batch is rolled back and each is written on its own, so
+// one bad result never holds back the others.
+void WorkerLoop::write_succeeded(
+    std::vector<std::pair<queue::ClaimedJob, FinishedAnalysis>>& succeeded) {
+    if (succeeded.size() > 1) {
+        try {
+            auto now = m_clock.now();
+            std::int64_t completed = 0;
+            std::int64_t lost = 0;
+            std::int64_t missing = 0;
+            db::Transaction tx(m_session);
+            for (auto& [job, finished] : succeeded) {
+                if (!queue::complete(tx, job, m_id, now)) {
+                    ++lost;
+                    log::warning(
+                        "job {} (image {}) was taken from this worker; its result is "
+                        "discarded",
+                        job.id, job.media_id);
+                } else if (m_media->write_analysis(tx, job.media_id, *finished.result, now)) {
+                    ++completed;
+                } else {
+                    ++missing;
+                }
+            }
+            tx.commit();
+            m_counts.completed += completed;
+            m_counts.lost += lost;
+            m_counts.missing += missing;
+            return;
+        } catch (const Error& e) {
+            if (e.code() == ExitCode::temp_fail) {
+                throw;
+            }
+            log::debug("writing {} results together failed ({}); writing them one by one",
+                       succeeded.size(), e.what());
+        }
+    }
+    for (auto& [job, finished] : succeeded) {
+        write_one(job, finished);
+    }
+}
+
+void WorkerLoop::heartbeat_if_due(bool force) {
+    if (!force && Clock::now() < m_next_heartbeat) {
+        return;
+    }
+    m_next_heartbeat = Clock::now() + m_options.heartbeat_interval;
+    std::vector<std::int64_t> held_ids;
+    for (const auto& [token, flight] : m_in_flight) {
+        if (!flight.abandoned) {
+            held_ids.push_back(flight.job.id);
+        }
+    }
+    db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
+    auto row = tx.one(k_worker_heartbeat, m_id, m_counts.completed, m_counts.failed);
+    m_clock.sync(from_epoch(row[0].as<double>()));
+    auto still_held = queue::heartbeat(tx, m_id, held_ids, m_clock.now());
+    if (still_held.size() != held_ids.size()) {
+        for (auto& [token, flight] : m_in_flight) {
+            if (flight.abandoned || std::find(still_held.begin(), still_held.end(),
+                                              flight.job.id) != still_held.end()) {
+                continue;
+            }
+            flight.abandoned = true;
+            ++m_abandoned_busy;
+            ++m_counts.lost;
+            log::warning("job {} (image {}) was taken from this worker while it ran", flight.job.id,
+                         flight.job.media_id);
+        }
+    }
+}
+
+void WorkerLoop::fail_timed_out() {
+    if (m_options.timeout.count() <= 0) {
+        return;
+    }
+    auto now = Clock::now();
+    for (auto& [token, flight] : m_in_flight) {
+        if (flight.abandoned || now - flight.started < m_options.timeout) {
+            continue;
+        }
+        // the thread cannot be interrupted; its slot stays busy until it returns, and its
+        // late result is dropped
+        flight.abandoned = true;
+        ++m_abandoned_busy;
+        FinishedAnalysis timed_out;
+        timed_out.token = token;
+        timed_out.error_kind = AnalysisError::Kind::temporary;
+        timed_out.error =
+            fmt::format("the analysis took longer than {}", format_duration(m_options.timeout));
+        write_one(flight.job, timed_out);
+    }
+}
+
+void WorkerLoop::wait_for_work(Milliseconds timeout) {
+    auto next_heartbeat = std::chrono::duration_cast<Milliseconds>(m_next_heartbeat - Clock::now());
+    timeout = std::clamp(std::min(timeout, next_heartbeat), Milliseconds(1), Milliseconds(60'000));
+    if (m_options.timeout.count() > 0) {
+        for (const auto& [token, flight] : m_in_flight) {
+            if (!flight.abandoned) {
+                auto left = std::chrono::duration_cast<Milliseconds>(
+                    flight.started + m_options.timeout - Clock::now());
+                timeout = std::clamp(left, Milliseconds(1), timeout);
+            }
+        }
+    }
+    // once a stop was requested its pipe stays readable: polling it would spin
+    pollfd fds[3] = {{m_session.connection().sock(), POLLIN, 0},
+                     {m_pool.ready_fd(), POLLIN, 0},
+                     {stop::wake_fd(), POLLIN, 0}};
+    nfds_t count = stop::requested() ? 2 : 3;
+    int ready = poll(fds, count, static_cast<int>(timeout.count()));
+    if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        try {
+            m_session.connection().get_notifs();
+        } catch (...) {
+            db::rethrow_database_error("waiting for notifications");
+        }
+    }
+}
+
+void WorkerLoop::give_back_in_flight() {
+    std::vector<std::int64_t> ids;
+    for (auto& [token, flight] : m_in_flight) {
+        if (!flight.abandoned) {
+            ids.push_back(flight.job.id);
+            flight.abandoned = true;
+        }
+    }
+    if (ids.empty()) {
+        return;
+    }
+    db::Transaction tx(m_session);
+    auto released = queue::release(tx, ids, m_id, m_clock.now());
+    tx.commit();
+    m_counts.released += released;
+    log::info("gave {} unfinished job(s) back to the queue", released);
+}
+
+Outcome WorkerLoop::outcome(const std::string& reason) const {
+    Outcome result;
+    json::Writer w;
+    w.begin_object();
+    w.field("worker", m_id);
+    w.field("stopped_because", reason);
+    w.field("claimed", m_counts.claimed);
+    w.field("completed", m_counts.completed);
+    w.field("retried", m_counts.retried);
+    w.field("failed", m_counts.failed);
+    w.field("released", m_counts.released);
+    w.field("lost", m_counts.lost);
+    w.field("missing_images", m_counts.missing);
+    w.end_object();
+    result.summary_json = w.take();
+    result.note =
+        fmt::format("{}: {} completed, {} failed, {} retried, {} released", reason,
+                    m_counts.completed, m_counts.failed, m_counts.retried, m_counts.released);
+    result.metrics = {{"jobs_claimed", static_cast<double>(m_counts.claimed)},
+                      {"jobs_completed", static_cast<double>(m_counts.completed)},
+                      {"jobs_failed", static_cast<double>(m_counts.failed)},
+                      {"jobs_retried", static_cast<double>(m_counts.retried)}};
+    return result;
+}
+
+Outcome WorkerLoop::run() {
+    try {
+        return run_loop();
+    } catch (...) {
+        try {
+            give_back_in_flight();
+        } catch (const std::exception& e) {
+            log::warning(
+                "could not give the jobs in hand back ({}); once their heartbeat is "
+                "stale, eye-monitor --fix or the next worker puts them back",
+                e.what());
+        }
+        m_pool.stop();
+        throw;
+    }
+}
+
+Outcome WorkerLoop::run_loop() {
+    start();
+    auto started = Clock::now();
+    std::string reason;
+    bool claiming = true;
+    while (true) {
+        write_finished();
+        fail_timed_out();
+        heartbeat_if_due();
+
+        if (claiming) {
+            if (!m_unavailable.empty()) {
+                reason = "the analyzer's service is unreachable";
+                claiming = false;
+            } else if (stop::requested()) {
+                reason = fmt::format("stopped by {}", stop::signal_name());
+                claiming = false;
+            } else if (m_options.max_jobs > 0 && m_counts.claimed >= m_options.max_jobs) {
+                reason = fmt::format("reached --max-jobs {}", m_options.max_jobs);
+                claiming = false;
+            } else if (m_options.max_time.count() > 0 &&
+                       Clock::now() - started >= m_options.max_time) {
+                reason = fmt::format("reached --max-time {}s", m_options.max_time.count() / 1000);
+                claiming = false;
+            }
+        }
+        if (!claiming) {
+            break;
+        }
+
+        int busy = static_cast<int>(m_in_flight.size());
+        int free = static_cast<int>(m_options.concurrency) - busy;
+        // with analyses still running, wait a moment for more slots to free up, so one claim
+        // fills several instead of every finished analysis costing a claim of its own
+        if (free > 0 && busy > 0 && Clock::now() - m_last_claim < k_claim_cooldown) {
+            wait_for_work(std::chrono::duration_cast<Milliseconds>(k_claim_cooldown -
+                                                                   (Clock::now() - m_last_claim)));
+            continue;
+        }
+        if (free > 0) {
+            int want = free;
+            if (m_options.max_jobs > 0) {
+                want = static_cast<int>(
+                    std::min<long long>(want, m_options.max_jobs - m_counts.claimed));
+            }
+            std::vector<queue::ClaimedJob> jobs;
+            {
+                db::Transaction tx(m_session);
+                jobs =
+                    queue::claim(tx, m_id, want, m_clock.now(), static_cast<int>(m_options.tries));
+                tx.commit();
+            }
+            m_last_claim = Clock::now();
+            if (!jobs.empty()) {
+                m_counts.claimed += static_cast<std::int64_t>(jobs.size());
+                dispatch(std::move(jobs));
+                continue;
+            }
+            if (m_in_flight.empty() && m_options.stop_when_empty) {
+                reason = "the queue is empty";
+                break;
+            }
+        }
+        if (Clock::now() - m_last_progress > std::chrono::seconds(30)) {
+            m_last_progress = Clock::now();
+            log::info("{} claimed, {} completed, {} failed, {} retried so far", m_counts.claimed,
+                      m_counts.completed, m_counts.failed, m_counts.retried);
+        }
+        wait_for_work(free > 0 ? m_options.sleep : Milliseconds(60'000));
+    }
+
+    // finish what is in hand: all of it on a planned stop, within --grace on a signal
+    auto grace_end = stop::requested() ? Clock::now() + m_options.grace : Clock::time_point::max();
+    while (!m_in_flight.empty() &&
+           m_in_flight.size() > static_cast<std::size_t>(m_abandoned_busy)) {
+        if (Clock::now() >= grace_end) {
+            log::warning("--grace {} is over", format_duration(m_options.grace));
+            break;
+        }
+        if (stop::requested() && grace_end == Clock::time_point::max()) {
+            grace_end = Clock::now() + m_options.grace;  // a signal during a planned drain
+        }
+        auto left = std::chrono::duration_cast<Milliseconds>(
+            std::min(grace_end, Clock::now() + std::chrono::hours(1)) - Clock::now());
+        wait_for_work(std::max(left, Milliseconds(1)));
+        write_finished();
+        fail_timed_out();
+        heartbeat_if_due();
+    }
+    give_back_in_flight();
+    m_pool.stop();
+    {
+        db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
+        tx.none(k_worker_stopped, m_id, m_counts.completed, m_counts.failed);
+    }
+    Outcome result = outcome(reason);
+    if (!m_unavailable.empty()) {
+        log::error(
+            "{}; hint: start the service or check its URL; the jobs in hand went back "
+            "to the queue untried",
+            m_unavailable);
+        result.exit = ExitCode::unavailable;
+        result.status = RunStatus::failed;
+    }
+    return result;
+}
+
+}  // namespace
+
+Outcome run_worker_with(Context& context, const WorkerOptions& options,
+                        analyzers::Analyzer& analyzer) {
+    WorkerLoop worker(context, options, analyzer);
+    return worker.run();
+}
+
+}  // namespace eye::tasks

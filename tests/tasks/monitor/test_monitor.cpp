@@ -1,0 +1,693 @@
+// eye-monitor end to end: the built executable against a real PostgreSQL and the fake services,
+// checking its output, exit code and the rows it leaves.
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <signal.h>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "eye/commands/commands.hpp"
+#include "eye/json/json.hpp"
+#include "eye/runner/runner.hpp"
+#include "eye/runner/umbrella.hpp"
+#include "support/database.hpp"
+#include "support/http_server.hpp"
+#include "support/media.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using eye::testing::FakeServices;
+using eye::testing::insert_job;
+using eye::testing::insert_media;
+using eye::testing::JobRow;
+using eye::testing::MediaRow;
+using eye::testing::processing;
+using eye::testing::ProcessResult;
+using eye::testing::TempDir;
+using eye::testing::TestDatabase;
+
+namespace {
+
+eye::testing::Environment base_env(const TestDatabase& db, const TempDir& state) {
+    return {{"EYE_DATABASE_URL", db.url()}, {"EYE_STATE_DIR", state.str()}};
+}
+
+ProcessResult monitor(const TestDatabase& db, std::vector<std::string> args,
+                      eye::testing::Environment extra = {}) {
+    static TempDir state;
+    auto env = base_env(db, state);
+    for (auto& [key, value] : extra) {
+        env[key] = value;
+    }
+    return eye::testing::run("eye-monitor", args, env);
+}
+
+// The monitor's --format=json report, parsed; fails the test when it is not JSON.
+rapidjson::Document report_of(const ProcessResult& result) {
+    INFO("stdout: " << result.out << "\nstderr: " << result.err);
+    auto parsed = eye::json::parse(result.out);
+    REQUIRE(parsed);
+    return std::move(*parsed);
+}
+
+const rapidjson::Value& check_of(const rapidjson::Document& report, const std::string& name) {
+    for (const auto& check : report["checks"].GetArray()) {
+        if (name == check["name"].GetString()) {
+            return check;
+        }
+    }
+    FAIL("no check named " << name);
+    throw std::logic_error("unreachable");
+}
+
+std::string status_of(const rapidjson::Document& report, const std::string& name) {
+    return check_of(report, name)["status"].GetString();
+}
+
+std::string message_of(const rapidjson::Document& report, const std::string& name) {
+    return check_of(report, name)["message"].GetString();
+}
+
+std::int64_t metric_of(const rapidjson::Document& report, const std::string& check,
+                       const std::string& metric) {
+    const auto& metrics = check_of(report, check)["metrics"];
+    REQUIRE(metrics.HasMember(metric.c_str()));
+    return metrics[metric.c_str()].GetInt64();
+}
+
+const rapidjson::Value* fix_of(const rapidjson::Document& report, const std::string& name) {
+    for (const auto& fix : report["fixes"].GetArray()) {
+        if (name == fix["name"].GetString()) {
+            return &fix;
+        }
+    }
+    return nullptr;
+}
+
+int count_lines_with(const std::string& text, const std::string& part) {
+    int count = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        count += line.find(part) != std::string::npos ? 1 : 0;
+    }
+    return count;
+}
+
+}  // namespace
+
+TEST_CASE("eye-monitor on a healthy migrated database reports every check and exits 0") {
+    TestDatabase db;
+    auto result = monitor(db, {"--format=json"});
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    auto report = report_of(result);
+    CHECK(std::string(report["status"].GetString()) == "ok");
+    std::vector<std::string> names;
+    for (const auto& check : report["checks"].GetArray()) {
+        names.push_back(check["name"].GetString());
+        CHECK(check.HasMember("message"));
+        CHECK(check["metrics"].IsObject());
+    }
+    CHECK(names == std::vector<std::string>{"database", "ai_service", "ollama", "queue",
+                                            "stuck_media", "stuck_jobs", "workers", "schedule",
+                                            "disk"});
+    CHECK(status_of(report, "database") == "ok");
+    CHECK(status_of(report, "ai_service") == "skipped");
+    CHECK(status_of(report, "ollama") == "skipped");
+    CHECK(report["fixes"].GetArray().Size() == 0);
+    // one begin and one end line
+    CHECK(count_lines_with(result.err, "eye-monitor begin:") == 1);
+    CHECK(count_lines_with(result.err, "eye-monitor end: ok in ") == 1);
+    // and its run is recorded
+    CHECK(db.query_value(
+              "SELECT status || ' ' || exit_code FROM eye.runs WHERE task = 'monitor'") == "ok 0");
+}
+
+TEST_CASE("three images stuck for 11 minutes are reported, reset once and queued once") {
+    TestDatabase db;
+    std::vector<std::int64_t> stuck;
+    for (int i = 0; i < 3; ++i) {
+        stuck.push_back(insert_media(db, processing(11)));
+    }
+    auto recent = insert_media(db, processing(5));
+
+    auto first = monitor(db, {"--format=json"});
+    auto report = report_of(first);
+    CHECK(first.exit_code == 1);
+    CHECK(status_of(report, "stuck_media") == "warning");
+    CHECK(metric_of(report, "stuck_media", "stuck") == 3);
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                         "'processing'") == "4");
+
+    // with no worker alive, the jobs the fix queues would wait for ever: critical
+    auto fixed = monitor(db, {"--format=json", "--fix"});
+    auto fix_report = report_of(fixed);
+    CHECK(status_of(fix_report, "workers") == "critical");
+    CHECK(metric_of(fix_report, "queue", "pending") == 3);
+    const auto* fix = fix_of(fix_report, "stuck_media");
+    REQUIRE(fix != nullptr);
+    CHECK((*fix)["count"].GetInt64() == 3);
+    CHECK((*fix)["jobs_queued"].GetInt64() == 3);
+    CHECK(fixed.exit_code == 2);
+    CHECK(db.query_value(fmt::format(
+              "SELECT string_agg(id::text, ',' ORDER BY id) FROM media_files WHERE "
+              "processing_status = 'pending' AND processing_error = 'Reset by monitor: stuck in "
+              "processing'")) == fmt::format("{},{},{}", stuck[0], stuck[1], stuck[2]));
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     recent)) == "processing");
+    CHECK(db.query_value("SELECT string_agg(media_id::text, ',' ORDER BY media_id) FROM eye.jobs "
+                         "WHERE status = 'queued' AND kind = 'analyze'") ==
+          fmt::format("{},{},{}", stuck[0], stuck[1], stuck[2]));
+
+    auto again = monitor(db, {"--format=json", "--fix"});
+    auto again_report = report_of(again);
+    CHECK(metric_of(again_report, "stuck_media", "stuck") == 0);
+    CHECK(fix_of(again_report, "stuck_media") == nullptr);
+    CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "3");
+}
+
+TEST_CASE("an image with a live job is not stuck however long it has been processing") {
+    TestDatabase db;
+    auto slow = insert_media(db, processing(40));
+    insert_job(db, JobRow(slow).running(0.5));
+    auto dead = insert_media(db, processing(40));
+    insert_job(db, JobRow(dead).running(30));
+
+    auto report = report_of(monitor(db, {"--format=json"}));
+    CHECK(metric_of(report, "stuck_media", "stuck") == 1);
+    CHECK(status_of(report, "stuck_jobs") == "warning");
+    CHECK(metric_of(report, "stuck_jobs", "stuck_jobs") == 1);
+}
+
+TEST_CASE(
+    "staleness is judged by updated_at when processing_started_at is NULL, and deleted "
+    "images and other media types are never touched") {
+    TestDatabase db;
+    auto by_updated = insert_media(db, processing(std::nullopt).updated(20));
+    insert_media(db, processing(std::nullopt).updated(2));
+    auto deleted = insert_media(db, processing(60).soft_deleted());
+    auto video = insert_media(db, processing(60).of_type("video"));
+    auto result = monitor(db, {"--format=json", "--fix"});
+    auto report = report_of(result);
+    CHECK(fix_of(report, "stuck_media")->operator[]("count").GetInt64() == 1);
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     by_updated)) == "pending");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     deleted)) == "processing");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     video)) == "processing");
+    CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "1");
+}
+
+TEST_CASE("ten stuck images are critical, and --stuck-after moves the line") {
+    TestDatabase db;
+    for (int i = 0; i < 10; ++i) {
+        insert_media(db, processing(15));
+    }
+    auto result = monitor(db, {"--format=json"});
+    CHECK(result.exit_code == 2);
+    CHECK(status_of(report_of(result), "stuck_media") == "critical");
+    auto later = monitor(db, {"--format=json", "--stuck-after=20m"});
+    CHECK(later.exit_code == 0);
+    CHECK(metric_of(report_of(later), "stuck_media", "stuck") == 0);
+}
+
+TEST_CASE("--fix --dry-run reports what it would fix and writes nothing but its run record") {
+    TestDatabase db;
+    insert_media(db, processing(30));
+    auto dead = insert_media(db, processing(30));
+    insert_job(db, JobRow(dead).running(10));
+    auto before = db.query_value(
+                      "SELECT md5(string_agg(m::text, '' ORDER BY id)) FROM "
+                      "media_files m") +
+                  db.query_value("SELECT md5(string_agg(j::text, '' ORDER BY id)) FROM eye.jobs j");
+    auto result = monitor(db, {"--format=json", "--fix", "--dry-run"});
+    auto report = report_of(result);
+    CHECK(fix_of(report, "stuck_media") != nullptr);
+    CHECK(fix_of(report, "stuck_jobs") != nullptr);
+    auto after = db.query_value(
+                     "SELECT md5(string_agg(m::text, '' ORDER BY id)) FROM "
+                     "media_files m") +
+                 db.query_value("SELECT md5(string_agg(j::text, '' ORDER BY id)) FROM eye.jobs j");
+    CHECK(before == after);
+    CHECK(db.query_value("SELECT dry_run FROM eye.runs WHERE task = 'monitor'") == "t");
+}
+
+TEST_CASE("stuck jobs go back to the queue, or to failed jobs when their attempts are used up") {
+    TestDatabase db;
+    auto retry = insert_media(db, processing(3));
+    auto retry_job = insert_job(db, JobRow(retry).running(3).tried(1));
+    auto last = insert_media(db, processing(3));
+    insert_job(db, JobRow(last).running(3).tried(3, 3));
+    // a re-analysis of a good image whose last attempt died keeps its earlier result
+    auto good = insert_media(db, processing(3).described("a cat"));
+    insert_job(db, JobRow(good).running(3).tried(3, 3).before("completed"));
+    auto live = insert_media(db, processing(3));
+    insert_job(db, JobRow(live).running(0.2).tried(1));
+
+    auto result = monitor(db, {"--format=json", "--fix"});
+    auto report = report_of(result);
+    const auto* fix = fix_of(report, "stuck_jobs");
+    REQUIRE(fix != nullptr);
+    CHECK((*fix)["requeued"].GetInt64() == 1);
+    CHECK((*fix)["failed"].GetInt64() == 2);
+    CHECK(db.query_value(fmt::format("SELECT status || ' ' || (worker_id IS NULL) FROM eye.jobs "
+                                     "WHERE id = {}",
+                                     retry_job)) == "queued true");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     retry)) == "pending");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     last)) == "failed");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     good)) == "completed");
+    CHECK(db.query_value("SELECT string_agg(media_id::text, ',' ORDER BY media_id) FROM "
+                         "eye.failed_jobs") == fmt::format("{},{}", last, good));
+    CHECK(db.query_value(fmt::format("SELECT status || ' ' || consecutive_failures FROM "
+                                     "eye.media_state WHERE media_id = {}",
+                                     last)) == "failed 1");
+    CHECK(db.query_value(fmt::format("SELECT status FROM eye.jobs WHERE media_id = {}", live)) ==
+          "running");
+    // the images of requeued and failed jobs are no longer processing, so none is reset again
+    CHECK(fix_of(report, "stuck_media") == nullptr);
+}
+
+TEST_CASE(
+    "the queue check warns above --max-pending and --max-failed and is critical above "
+    "the critical limits") {
+    TestDatabase db;
+    db.execute("INSERT INTO eye.jobs (media_id) SELECT g FROM generate_series(1, 12) g");
+    auto ok = report_of(monitor(db, {"--format=json", "--max-pending=20"}));
+    CHECK(status_of(ok, "queue") == "ok");
+    CHECK(metric_of(ok, "queue", "pending") == 12);
+    auto warning = report_of(monitor(db, {"--format=json", "--max-pending=10"}));
+    CHECK(status_of(warning, "queue") == "warning");
+    auto critical =
+        report_of(monitor(db, {"--format=json", "--max-pending=5", "--critical-pending=11"}));
+    CHECK(status_of(critical, "queue") == "critical");
+
+    db.execute(
+        "INSERT INTO eye.failed_jobs (job_id, kind, media_id, attempts, error, created_at) "
+        "SELECT g, 'analyze', g, 3, 'boom', now() FROM generate_series(1, 4) g");
+    auto failed = report_of(monitor(db, {"--format=json", "--max-pending=100", "--max-failed=3"}));
+    CHECK(status_of(failed, "queue") == "warning");
+    CHECK(metric_of(failed, "queue", "failed") == 4);
+}
+
+TEST_CASE("the queue check reports Laravel's jobs and failed_jobs where they exist") {
+    TestDatabase db;
+    db.execute(
+        "CREATE TABLE jobs (id bigserial PRIMARY KEY, queue varchar(255), payload text, "
+        "attempts smallint, reserved_at int, available_at int, created_at int)");
+    db.execute(
+        "CREATE TABLE failed_jobs (id bigserial PRIMARY KEY, uuid varchar(255), "
+        "connection text, queue text, payload text, exception text, failed_at timestamp)");
+    db.execute("INSERT INTO jobs (queue, payload) VALUES ('default', '{}'), ('default', '{}')");
+    db.execute(
+        "INSERT INTO failed_jobs (uuid, payload, exception, failed_at) VALUES "
+        "('u1', '{}', 'boom', now())");
+    auto report = report_of(monitor(db, {"--format=json"}));
+    CHECK(metric_of(report, "queue", "laravel_jobs") == 2);
+    CHECK(metric_of(report, "queue", "laravel_failed_jobs") == 1);
+    // eye's own queue is not confused with Laravel's
+    CHECK(metric_of(report, "queue", "pending") == 0);
+}
+
+TEST_CASE("the workers check is critical when jobs wait and no worker sends heartbeats") {
+    TestDatabase db;
+    db.execute("INSERT INTO eye.jobs (media_id) VALUES (1)");
+    db.execute(
+        "INSERT INTO eye.workers (id, host, pid, heartbeat_at) VALUES "
+        "('old', 'h', 1, now() - interval '10 minutes')");
+    auto result = monitor(db, {"--format=json"});
+    CHECK(result.exit_code == 2);
+    auto report = report_of(result);
+    CHECK(status_of(report, "workers") == "critical");
+    CHECK_THAT(message_of(report, "workers"), Catch::Contains("hint:"));
+
+    db.execute("INSERT INTO eye.workers (id, host, pid) VALUES ('live', 'h', 2)");
+    auto alive = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(alive, "workers") == "ok");
+    CHECK(metric_of(alive, "workers", "workers") == 1);
+}
+
+TEST_CASE(
+    "the schedule check warns about a task that has not succeeded within twice its "
+    "period") {
+    TestDatabase db;
+    // eye-reanalyze runs every 6 hours: a last success 13 hours ago, a failure since, is late;
+    // eye-cleanup (weekly) succeeded 3 days ago, which is on time
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+        "('reanalyze', 'h', 1, now() - interval '13 hours', 'ok', 0), "
+        "('reanalyze', 'h', 1, now() - interval '1 hour', 'failed', 75), "
+        "('cleanup', 'h', 1, now() - interval '3 days', 'ok', 0)");
+    auto report = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(report, "schedule") == "warning");
+    CHECK_THAT(message_of(report, "schedule"),
+               Catch::Contains("eye-reanalyze has not succeeded since"));
+    CHECK_THAT(message_of(report, "schedule"), Catch::Contains("expected every 6h"));
+    CHECK_THAT(message_of(report, "schedule"), !Catch::Contains("eye-cleanup"));
+    CHECK(metric_of(report, "schedule", "late_tasks") == 1);
+
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+        "('reanalyze', 'h', 1, now() - interval '5 hours', 'ok', 0)");
+    CHECK(status_of(report_of(monitor(db, {"--format=json"})), "schedule") == "ok");
+}
+
+TEST_CASE("the schedule check does not judge the monitor itself") {
+    TestDatabase db;
+    // eye-monitor is due every 5 minutes; its own gaps are for whoever runs it to see
+    db.execute(
+        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
+        "('monitor', 'h', 1, now() - interval '15 minutes', 'ok', 0), "
+        "('monitor', 'h', 1, now() - interval '3 minutes', 'failed', 2)");
+    auto report = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(report, "schedule") == "ok");
+    CHECK(metric_of(report, "schedule", "late_tasks") == 0);
+}
+
+TEST_CASE("the disk check warns below --min-free and is critical below --critical-free") {
+    TestDatabase db;
+    auto ok = report_of(monitor(db, {"--format=json", "--min-free=1MiB", "--critical-free=1k"}));
+    CHECK(status_of(ok, "disk") == "ok");
+    auto warning =
+        report_of(monitor(db, {"--format=json", "--min-free=1000TB", "--critical-free=1k"}));
+    CHECK(status_of(warning, "disk") == "warning");
+    auto critical = report_of(monitor(db, {"--format=json", "--critical-free=1000TB"}));
+    CHECK(status_of(critical, "disk") == "critical");
+}
+
+TEST_CASE("the database check warns when a round trip is slower than --max-db-latency") {
+    TestDatabase db;
+    auto report = report_of(monitor(db, {"--format=json", "--max-db-latency=0"}));
+    CHECK(status_of(report, "database") == "warning");
+}
+
+TEST_CASE(
+    "a database that is down is the database check's critical, and nothing else is "
+    "decided") {
+    int port = eye::testing::closed_port();
+    auto result = eye::testing::run(
+        "eye-monitor", {"--format=nagios"},
+        {{"EYE_DATABASE_URL", fmt::format("postgresql://eye:secret@127.0.0.1:{}/eye", port)}});
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.out, Catch::StartsWith("EYE CRITICAL - database: cannot connect"));
+    CHECK_THAT(result.out, Catch::Contains("hint:"));
+    CHECK_THAT(result.err, !Catch::Contains("secret"));
+    auto json = eye::testing::run(
+        "eye-monitor", {"--format=json"},
+        {{"EYE_DATABASE_URL", fmt::format("postgresql://eye@127.0.0.1:{}/eye", port)}});
+    auto report = report_of(json);
+    CHECK(status_of(report, "database") == "critical");
+    CHECK(status_of(report, "queue") == "unknown");
+    CHECK(status_of(report, "disk") == "ok");
+}
+
+TEST_CASE("a database without the eye schema is critical with a hint to migrate") {
+    TestDatabase db(false);
+    auto result = monitor(db, {"--format=json"});
+    CHECK(result.exit_code == 2);
+    auto report = report_of(result);
+    CHECK_THAT(message_of(report, "database"), Catch::Contains("eye db:migrate"));
+    CHECK(status_of(report, "stuck_media") == "unknown");
+    CHECK(db.query_value("SELECT to_regclass('eye.runs') IS NULL") == "t");
+}
+
+TEST_CASE("a check whose query cannot finish is unknown, and the monitor exits 3") {
+    TestDatabase db;
+    auto locker = db.connect();
+    eye::db::Transaction hold(locker);
+    hold.run_sql("lock", "LOCK TABLE eye.failed_jobs IN ACCESS EXCLUSIVE MODE");
+    auto result = monitor(db, {"--format=json", "--statement-timeout=1s"});
+    auto report = report_of(result);
+    CHECK(status_of(report, "queue") == "unknown");
+    CHECK_THAT(message_of(report, "queue"), Catch::Contains("could not check"));
+    CHECK(result.exit_code == 3);
+}
+
+TEST_CASE("the AI service check maps every answer of /health to a status") {
+    TestDatabase db;
+    struct Case {
+        std::string mode;
+        std::string status;
+        std::string message_part;
+    };
+    for (const auto& c : std::vector<Case>{{"healthy", "ok", "healthy"},
+                                           {"initializing", "warning", "initializing"},
+                                           {"models-not-loaded", "warning", "models loaded: no"},
+                                           {"html", "critical", "not JSON"},
+                                           {"not-json", "critical", "not JSON"},
+                                           {"error500", "critical", "HTTP 500"},
+                                           {"hang", "critical", "timed out"}}) {
+        INFO("mode " << c.mode);
+        FakeServices fake(true, false, {"--ai-mode", c.mode});
+        auto result =
+            monitor(db, {"--format=json", "--http-timeout=1s"}, {{"EYE_AI_URL", fake.ai_url()}});
+        auto report = report_of(result);
+        CHECK(status_of(report, "ai_service") == c.status);
+        CHECK_THAT(message_of(report, "ai_service"), Catch::Contains(c.message_part));
+        if (c.status == "critical") {
+            CHECK(result.exit_code == 2);
+            CHECK_THAT(message_of(report, "ai_service"), Catch::Contains("hint:"));
+        }
+        if (c.mode == "hang") {
+            CHECK(result.elapsed < std::chrono::seconds(5));
+        }
+    }
+    int port = eye::testing::closed_port();
+    auto refused = report_of(
+        monitor(db, {"--format=json"}, {{"EYE_AI_URL", fmt::format("http://127.0.0.1:{}", port)}}));
+    CHECK(status_of(refused, "ai_service") == "critical");
+    CHECK_THAT(message_of(refused, "ai_service"), Catch::Contains("refused"));
+}
+
+TEST_CASE("the Ollama check matches model names exactly and --fix pulls what is missing") {
+    TestDatabase db;
+    FakeServices fake(false, true,
+                      {"--ollama-models", "llava-phi3:latest,nomic-embed-text:latest",
+                       "--ollama-pullable", "llava:latest"});
+    eye::testing::Environment env{{"EYE_OLLAMA_URL", fake.ollama_url()},
+                                  {"EYE_OLLAMA_MODELS", "llava,nomic-embed-text"}};
+    auto missing = report_of(monitor(db, {"--format=json"}, env));
+    CHECK(status_of(missing, "ollama") == "warning");
+    CHECK_THAT(message_of(missing, "ollama"), Catch::Contains("llava:latest"));
+    CHECK(metric_of(missing, "ollama", "models_missing") == 1);
+
+    auto fixed = monitor(db, {"--format=json", "--fix"}, env);
+    auto fixed_report = report_of(fixed);
+    const auto* fix = fix_of(fixed_report, "ollama_pull");
+    REQUIRE(fix != nullptr);
+    CHECK((*fix)["count"].GetInt64() == 1);
+    CHECK(metric_of(fixed_report, "ollama", "models_missing") == 0);
+    CHECK_THAT(fixed.err, Catch::Contains("pulling 'llava:latest'"));
+
+    auto after = report_of(monitor(db, {"--format=json"}, env));
+    CHECK(status_of(after, "ollama") == "ok");
+}
+
+TEST_CASE("an Ollama pull that fails after a 200 leaves the model missing and says why") {
+    TestDatabase db;
+    FakeServices fake(false, true, {"--ollama-models", "llava:latest"});
+    eye::testing::Environment env{{"EYE_OLLAMA_URL", fake.ollama_url()},
+                                  {"EYE_OLLAMA_MODELS", "llava,moondream:1.8b"}};
+    auto result = monitor(db, {"--format=json", "--fix"}, env);
+    auto report = report_of(result);
+    CHECK(status_of(report, "ollama") == "warning");
+    CHECK_THAT(message_of(report, "ollama"), Catch::Contains("moondream:1.8b"));
+    CHECK_THAT(message_of(report, "ollama"), Catch::Contains("file does not exist"));
+    CHECK(fix_of(report, "ollama_pull")->operator[]("count").GetInt64() == 0);
+}
+
+TEST_CASE("an Ollama that does not answer is critical") {
+    TestDatabase db;
+    FakeServices fake(false, true, {"--ollama-mode", "hang"});
+    auto result = monitor(db, {"--format=json", "--http-timeout=1s"},
+                          {{"EYE_OLLAMA_URL", fake.ollama_url()}});
+    CHECK(result.exit_code == 2);
+    CHECK(status_of(report_of(result), "ollama") == "critical");
+}
+
+TEST_CASE("two monitors started at once: one runs and one skips") {
+    TestDatabase db;
+    // the AI fake never answers, so each monitor holds its lock for the whole timeout
+    FakeServices fake(true, false, {"--ai-mode", "hang"});
+    TempDir state;
+    auto env = base_env(db, state);
+    env["EYE_AI_URL"] = fake.ai_url();
+    // only repairing runs take the lock; a read-only monitor never waits or skips
+    eye::testing::Process first("eye-monitor", {"--fix", "--http-timeout=2s"}, env);
+    eye::testing::Process second("eye-monitor", {"--fix", "--http-timeout=2s"}, env);
+    auto a = first.wait();
+    auto b = second.wait();
+    const ProcessResult& skipped = a.err.find("skipped:") != std::string::npos ? a : b;
+    const ProcessResult& ran = &skipped == &a ? b : a;
+    const eye::testing::Process& runner = &ran == &a ? first : second;
+    CHECK(skipped.exit_code == 0);
+    CHECK(ran.exit_code == 2);
+    CHECK_THAT(skipped.err,
+               Catch::Contains(fmt::format("skipped: eye-monitor is already running (host ")));
+    CHECK_THAT(skipped.err, Catch::Contains(fmt::format("pid {}, since ", runner.pid())));
+    CHECK(db.query_value("SELECT string_agg(status, ',' ORDER BY status) FROM eye.runs") ==
+          "failed,skipped");
+
+    eye::testing::Process third("eye-monitor", {"--fix", "--http-timeout=2s"}, env);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto locked = eye::testing::run("eye-monitor", {"--fix", "--fail-if-locked"}, env);
+    CHECK(locked.exit_code == 75);
+    // a read-only monitor meanwhile runs its checks and answers
+    auto reader = eye::testing::run("eye-monitor", {"--http-timeout=1s", "--format=nagios"}, env);
+    CHECK(reader.exit_code == 2);
+    CHECK_THAT(reader.out, Catch::StartsWith("EYE CRITICAL - ai_service"));
+    third.wait();
+}
+
+TEST_CASE("--format=nagios gives one status line with perfdata") {
+    TestDatabase db;
+    for (int i = 0; i < 3; ++i) {
+        insert_media(db, processing(12));
+    }
+    db.execute("INSERT INTO eye.workers (id, host, pid) VALUES ('live', 'h', 1)");
+    auto result = monitor(db, {"--format=nagios", "--fix"});
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.out, Catch::StartsWith("EYE WARNING - stuck_media: 3 stuck images reset"));
+    CHECK_THAT(result.out, Catch::Contains("| "));
+    CHECK_THAT(result.out, Catch::Contains(" stuck=3;1;10 "));
+    CHECK_THAT(result.out, Catch::Contains(" pending=3;100;1000 "));
+    CHECK(count_lines_with(result.out, "EYE ") == 1);
+}
+
+TEST_CASE("the text table shows every check and the overall status") {
+    TestDatabase db;
+    auto result = monitor(db, {});
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.out, Catch::StartsWith("CHECK"));
+    CHECK_THAT(result.out, Catch::Contains("database     ok"));
+    CHECK_THAT(result.out, Catch::Contains("status: OK"));
+}
+
+TEST_CASE(
+    "bad input gives a one-line error with a hint, the right exit code, and writes "
+    "nothing") {
+    TestDatabase db;
+    struct Case {
+        std::vector<std::string> args;
+        eye::testing::Environment env;
+        int exit_code;
+        std::string part;
+    };
+    std::vector<Case> cases = {
+        {{"--stuck-after=-5"}, {}, 64, "--stuck-after"},
+        {{"--format=xml"}, {}, 64, "--format"},
+        {{"--no-such-flag"}, {}, 64, "--no-such-flag"},
+        {{"--max-pending=lots"}, {}, 64, "--max-pending"},
+        {{}, {{"EYE_STUCK_AFTER", "soon"}}, 78, "EYE_STUCK_AFTER"},
+        {{"--database-url=postgresql://u:pw@db:notaport/x"}, {}, 78, "invalid database URL"},
+        {{}, {{"EYE_DATABASE_URL", "host=db port=99999"}}, 78, "invalid database URL"},
+        {{"--config=/nonexistent/eye.conf"}, {}, 78, "config file"},
+        {{}, {{"EYE_DB_TIMEZONE", "Mars/Olympus"}}, 78, "EYE_DB_TIMEZONE"},
+        {{}, {{"EYE_DATABASE_URL", db.url() + "?sslmode=bogus"}}, 78, "sslmode"},
+    };
+    for (const auto& c : cases) {
+        auto env = c.env;
+        if (env.count("EYE_DATABASE_URL") == 0) {
+            env["EYE_DATABASE_URL"] = db.url();
+        }
+        std::vector<std::string> args = c.args;
+        bool overrides_url = !args.empty() && args[0].rfind("--database-url", 0) == 0;
+        if (overrides_url) {
+            env.erase("EYE_DATABASE_URL");
+        }
+        auto result = eye::testing::run("eye-monitor", args, env);
+        INFO(result.err);
+        CHECK(result.exit_code == c.exit_code);
+        CHECK(count_lines_with(result.err, "ERROR") == 1);
+        CHECK(count_lines_with(result.err, "\n") <= 1);
+        CHECK_THAT(result.err, Catch::Contains(c.part));
+        CHECK_THAT(result.err, Catch::Contains("hint:"));
+        CHECK(result.out.empty());
+    }
+    CHECK(db.query_value("SELECT count(*) FROM eye.runs") == "0");
+}
+
+TEST_CASE("reset_stuck_media leaves an image that a worker finished meanwhile alone") {
+    TestDatabase db;
+    auto racing = insert_media(db, processing(30));
+    auto stuck = insert_media(db, processing(30));
+    db.execute("INSERT INTO eye.workers (id, host, pid) VALUES ('live', 'h', 1)");
+
+    // the "worker" holds the image's row while it writes its result
+    auto worker = db.connect();
+    eye::db::Transaction finish(worker);
+    finish.run_sql("finish", fmt::format("UPDATE media_files SET processing_status = "
+                                         "'completed', processing_completed_at = now() "
+                                         "WHERE id = {}",
+                                         racing));
+
+    std::ostringstream out;
+    int exit_code = -1;
+    std::thread monitor_thread([&] {
+        exit_code = eye::run_command(
+            *eye::find_command(eye::commands(), "system:monitor"),
+            {"--fix", "--format=json", "--database-url=" + db.url(), "--state-dir=/tmp"}, out);
+    });
+    // the monitor's guarded UPDATE now waits for the worker's row lock
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (db.query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND query LIKE '%Reset by monitor%'") != "1") {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    finish.commit();
+    monitor_thread.join();
+
+    auto report = eye::json::parse(out.str());
+    REQUIRE(report);
+    CHECK(fix_of(*report, "stuck_media")->operator[]("count").GetInt64() == 1);
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     racing)) == "completed");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     stuck)) == "pending");
+    CHECK(db.query_value(
+              fmt::format("SELECT count(*) FROM eye.jobs WHERE media_id = {}", racing)) == "0");
+    CHECK(exit_code == 1);
+}
+
+TEST_CASE("rescuing stuck jobs leaves a job whose worker sent a heartbeat meanwhile alone") {
+    TestDatabase db;
+    auto media = insert_media(db, processing(5));
+    auto job = insert_job(db, JobRow(media).running(5).tried(1));
+    auto worker = db.connect();
+    eye::db::Transaction beat(worker);
+    beat.run_sql("heartbeat",
+                 fmt::format("UPDATE eye.jobs SET heartbeat_at = now() WHERE id = {}", job));
+
+    std::ostringstream out;
+    std::thread monitor_thread([&] {
+        eye::run_command(
+            *eye::find_command(eye::commands(), "system:monitor"),
+            {"--fix", "--format=json", "--database-url=" + db.url(), "--state-dir=/tmp"}, out);
+    });
+    // the rescue skips the locked row rather than waiting; commit the heartbeat afterwards
+    monitor_thread.join();
+    beat.commit();
+    CHECK(db.query_value(fmt::format("SELECT status FROM eye.jobs WHERE id = {}", job)) ==
+          "running");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     media)) == "processing");
+
+    // and once the heartbeat is fresh, a later rescue finds nothing stale
+    std::ostringstream again;
+    eye::run_command(*eye::find_command(eye::commands(), "system:monitor"),
+                     {"--fix", "--format=json", "--database-url=" + db.url(), "--state-dir=/tmp"},
+                     again);
+    auto report = eye::json::parse(again.str());
+    REQUIRE(report);
+    CHECK(fix_of(*report, "stuck_jobs") == nullptr);
+}
