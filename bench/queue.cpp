@@ -29,6 +29,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -40,9 +41,6 @@
 
 #include "eye/analyzers/analyzer.hpp"
 #include "eye/analyzers/builtin/builtin.hpp"
-#include "eye/analyzers/builtin/color.hpp"
-#include "eye/analyzers/builtin/hashes.hpp"
-#include "eye/analyzers/factory.hpp"
 #include "eye/db/media.hpp"
 #include "eye/db/session.hpp"
 #include "eye/json/json.hpp"
@@ -136,7 +134,7 @@ int run_workers(const std::string& url, int workers, int concurrency) {
 
     eye::Config config;
     config.media_root = fs::temp_directory_path();  // the no-op analyzer opens no file
-    NoopAnalyzer analyzer;
+    auto analyzer = std::make_shared<NoopAnalyzer>();
 
     // the clock starts once every worker is connected, as pgbench's tps leaves out connecting
     std::mutex mutex;

@@ -28,7 +28,7 @@ std::string plan_of(eye::db::Session& session, const std::string& priority, bool
     std::string sql = eye::tasks::reanalysis_sql(priority, has_embedding);
     std::string types = "text, int, int";
     std::string args = "'image', 25, 3";
-    if (priority == "outdated") {
+    if (priority == "outdated" || priority == "missing") {
         types += ", text, text";
         args += ", 'builtin', 'builtin-1'";
     } else if (priority == "random") {
@@ -81,8 +81,12 @@ int main(int argc, char** argv) {
         std::int64_t queued = 0;
         for (int run = 0; run < runs; ++run) {
             auto started = Clock::now();
-            auto chosen =
-                eye::tasks::select_for_reanalysis(session, select, "builtin", "builtin-1");
+            std::vector<eye::tasks::Selection> chosen;
+            {
+                eye::db::Transaction picking(session, eye::db::Transaction::Mode::autocommit);
+                chosen = eye::tasks::select_for_reanalysis(picking, select,
+                                                           {"builtin", "builtin-1", true});
+            }
             std::vector<std::int64_t> ids;
             for (const auto& row : chosen) {
                 ids.push_back(row.id);

@@ -130,7 +130,8 @@ TEST_CASE("the avinash model version names the models the service is asked to us
     options.embedding_model = "";
     CHECK(AvinashAnalyzer(options).model_version() == "blip+default");
     options.use_ollama = true;
-    CHECK(AvinashAnalyzer(options).model_version() == "blip+default+ollama");
+    // the model upstream names when none is configured
+    CHECK(AvinashAnalyzer(options).model_version() == "blip+default+ollama:llava:13b-v1.6");
     options.ollama_model = "llava";
     CHECK(AvinashAnalyzer(options).model_version() == "blip+default+ollama:llava:latest");
 }
@@ -457,6 +458,18 @@ TEST_CASE("the avinash analyzer sends the token, the models and detect_faces") {
     REQUIRE(second);
     CHECK(eye::json::get_bool(*second, "use_ollama") == false);
     CHECK(eye::json::get_string(*second, "ollama_model") == "llava:13b");
+}
+
+TEST_CASE("ollama_model goes with every request, upstream's llava:13b-v1.6 when none is set") {
+    HttpServer server(analyze_answer(json_reply(200, R"({"description":"x","embedding":null,
+        "faces_detected":0,"face_locations":[],"face_encodings":[]})")));
+    eye::Config config;
+    config.ai_url = server.url();
+    AvinashAnalyzer analyzer(eye::analyzers::avinash_options(config, 0));
+    analyzer.analyze(item("public/a.jpg"));
+    auto body = eye::json::parse(server.requests().at(0).body);
+    REQUIRE(body);
+    CHECK(eye::json::get_string(*body, "ollama_model") == "llava:13b-v1.6");
 }
 
 TEST_CASE("a stop request ends an analysis in hand as a temporary failure") {

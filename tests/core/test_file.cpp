@@ -2,6 +2,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -90,4 +91,18 @@ TEST_CASE("write_file_atomically says why it could not write") {
         ++entries;
     }
     CHECK(entries == 1);
+}
+
+TEST_CASE("write_file_atomically never writes through a link planted where it writes") {
+    // in a directory others can write, a link at a temporary name it might use must not make
+    // it overwrite the link's target; the name a process would once have chosen is planted
+    TempDir dir;
+    const fs::path victim = dir.path / "victim";
+    std::ofstream(victim) << "precious\n";
+    const fs::path file = dir.path / "eye_monitor.prom";
+    fs::create_symlink(victim, file.string() + ".tmp." + std::to_string(::getpid()));
+    REQUIRE(write_file_atomically(file, "metrics\n"));
+    CHECK(contents(victim) == "precious\n");
+    CHECK(contents(file) == "metrics\n");
+    CHECK_FALSE(fs::is_symlink(file));
 }

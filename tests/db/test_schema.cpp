@@ -1,4 +1,7 @@
+#include <chrono>
 #include <cmath>
+#include <exception>
+#include <thread>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -106,7 +109,9 @@ TEST_CASE("db:migrate on an empty database creates media_files and schema eye") 
                          "WHERE indexname LIKE 'eye\\_media%'") ==
           "eye_media_files_completed,eye_media_files_failed,eye_media_files_file_hash,"
           "eye_media_files_file_path,eye_media_files_missing,eye_media_files_oldest,"
-          "eye_media_files_processing");
+          "eye_media_files_processing,eye_media_files_undescribed");
+    CHECK(db.query_value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == "0");
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "8");
 }
 
 TEST_CASE("db:migrate twice in a row changes nothing the second time") {
@@ -125,7 +130,10 @@ TEST_CASE("db:migrate from version 2 rebuilds the index of missing images with i
     auto session = db.connect();
     eye::db::migrate(session, {});
     // the database as version 2 left it
-    db.execute("DELETE FROM eye.schema_version WHERE version = 3");
+    db.execute("DELETE FROM eye.schema_version WHERE version >= 3");
+    db.execute("DROP TABLE eye.media_indexes");
+    db.execute("ALTER TABLE eye.jobs DROP COLUMN rescues");
+    db.execute("DROP INDEX eye_media_files_undescribed");
     db.execute("DROP INDEX eye_media_files_missing");
     db.execute(
         "CREATE INDEX eye_media_files_missing ON media_files (media_type, id) WHERE "
@@ -139,8 +147,131 @@ TEST_CASE("db:migrate from version 2 rebuilds the index of missing images with i
 
     auto report = eye::db::migrate(session, {});
     CHECK(report.from_version == 2);
-    CHECK(report.to_version == 3);
+    CHECK(report.to_version == eye::db::k_schema_version);
     CHECK_THAT(indexdef(), Catch::Contains("= ''::text"));
+    CHECK(eye::db::migrate(session, {}).steps.empty());
+}
+
+namespace {
+
+std::string index_oid(const TestDatabase& db, const std::string& name) {
+    return db.query_value("SELECT coalesce(to_regclass('" + name + "')::oid::text, '-')");
+}
+
+std::string steps_of(const eye::db::MigrationReport& report) {
+    std::string text;
+    for (const auto& step : report.steps) {
+        text += step + "\n";
+    }
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("db:migrate from version 3 keeps the indexes it finds current and builds the new one") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    db.execute("DELETE FROM eye.schema_version WHERE version >= 4");
+    db.execute("DROP TABLE eye.media_indexes");
+    db.execute("ALTER TABLE eye.jobs DROP COLUMN rescues");
+    db.execute("DROP INDEX eye_media_files_undescribed");
+    auto missing = index_oid(db, "eye_media_files_missing");
+    auto oldest = index_oid(db, "eye_media_files_oldest");
+
+    auto report = eye::db::migrate(session, {});
+    INFO(steps_of(report));
+    CHECK(report.from_version == 3);
+    REQUIRE(report.steps.size() == 2);
+    CHECK_THAT(report.steps[1], Catch::Equals("create index eye_media_files_undescribed"));
+    CHECK(index_oid(db, "eye_media_files_missing") == missing);
+    CHECK(index_oid(db, "eye_media_files_oldest") == oldest);
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "8");
+}
+
+TEST_CASE("an index whose definition changed is built again, concurrently") {
+    TestDatabase db;
+    db.execute(
+        "UPDATE eye.media_indexes SET definition = 'CREATE INDEX ... (an older one)' "
+        "WHERE name = 'eye_media_files_failed'");
+    auto failed = index_oid(db, "eye_media_files_failed");
+    auto session = db.connect();
+    auto report = eye::db::migrate(session, {});
+    CHECK(steps_of(report) == "rebuild index eye_media_files_failed (its definition changed)\n");
+    CHECK(index_oid(db, "eye_media_files_failed") != failed);
+    CHECK(db.query_value("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                         "'eye_media_files_failed'::regclass") == "t");
+}
+
+TEST_CASE("db:migrate builds its indexes on media_files without holding up upstream's writes") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    db.execute("DROP INDEX eye_media_files_oldest");
+    db.execute("DELETE FROM eye.media_indexes WHERE name = 'eye_media_files_oldest'");
+    db.execute("INSERT INTO media_files (file_path) VALUES ('a.jpg')");
+    // an upload in progress: an open transaction that wrote to media_files
+    auto uploader = db.connect();
+    eye::db::Transaction upload(uploader);
+    upload.run_sql("upload", "UPDATE media_files SET file_size = 1");
+
+    std::exception_ptr failure;
+    std::thread migrating([&] {
+        try {
+            eye::db::migrate(session, {});
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    });
+    auto waiting = [&] {
+        return db.query_value(
+                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND query LIKE 'CREATE INDEX CONCURRENTLY%eye_media_files_oldest%'") == "1";
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!waiting()) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // the build waits for the open upload; new uploads must not wait behind the build
+    auto other = db.connect();
+    eye::db::Transaction next_upload(other);
+    next_upload.run_sql("short statement timeout", "SET LOCAL statement_timeout = '2s'");
+    next_upload.run_sql("another upload", "INSERT INTO media_files (file_path) VALUES ('b.jpg')");
+    next_upload.commit();
+    upload.commit();
+    migrating.join();
+    CHECK_FALSE(failure);
+    CHECK(db.query_value("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                         "'eye_media_files_oldest'::regclass") == "t");
+}
+
+TEST_CASE("an index build cut short by its lock timeout is rebuilt by the next db:migrate") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    db.execute("DROP INDEX eye_media_files_oldest");
+    db.execute("DELETE FROM eye.media_indexes WHERE name = 'eye_media_files_oldest'");
+    auto holder = db.connect();
+    {
+        eye::db::Transaction long_upload(holder);
+        long_upload.run_sql("upload", "INSERT INTO media_files (file_path) VALUES ('a.jpg')");
+        eye::db::MigrationOptions impatient;
+        impatient.lock_timeout = std::chrono::milliseconds(300);
+        try {
+            eye::db::migrate(session, impatient);
+            FAIL("the build did not wait for the open transaction");
+        } catch (const eye::Error& e) {
+            CHECK(e.code() == eye::ExitCode::temp_fail);
+        }
+    }
+    // what the interrupted build left behind
+    CHECK(db.query_value("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                         "'eye_media_files_oldest'::regclass") == "f");
+    auto report = eye::db::migrate(session, {});
+    CHECK(steps_of(report) ==
+          "rebuild index eye_media_files_oldest (an earlier build was interrupted)\n");
+    CHECK(db.query_value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == "0");
     CHECK(eye::db::migrate(session, {}).steps.empty());
 }
 
@@ -191,31 +322,15 @@ TEST_CASE("the embedding column is vector(512) where pgvector can be created") {
     CHECK(report.embedding.type_name == "vector(512)");
 }
 
-// A login role that exists for one test.
-struct TestRole {
-    explicit TestRole(std::string role_name) : name(std::move(role_name)) {
-        admin("DROP ROLE IF EXISTS " + name);
-        admin("CREATE ROLE " + name + " LOGIN");
-    }
-    ~TestRole() { admin("DROP ROLE IF EXISTS " + name); }
-    static void admin(const std::string& sql) {
-        pqxx::connection conn(eye::testing::admin_url());
-        pqxx::nontransaction tx(conn);
-        tx.exec(sql);
-    }
-    std::string name;
-};
-
 TEST_CASE("the embedding column falls back to real[] when the vector extension cannot be made") {
     // pgvector is not a trusted extension: a role without superuser cannot create it
-    TestRole owner("eye_test_plain_" + std::to_string(getpid()));
+    eye::testing::TestRole owner("eye_test_plain_" + std::to_string(getpid()), "plain-pw-1");
     TestDatabase db(false);
-    const std::string& role = owner.name;
+    const std::string& role = owner.name();
     db.execute("GRANT ALL ON SCHEMA public TO " + role);
     db.execute("GRANT CREATE ON DATABASE " + db.name() + " TO " + role);
-    auto url = eye::db::ConnInfo::parse(db.url())->with("user", role).to_string();
     eye::db::ConnectOptions options;
-    options.url = url;
+    options.url = owner.conninfo(db);
     auto session = eye::db::Session::connect(options);
     auto report = eye::db::migrate(session, {});
     CHECK(report.embedding.kind == EmbeddingColumn::Kind::real_array);

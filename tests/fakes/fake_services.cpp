@@ -19,7 +19,9 @@
 // when it is not a file there; without --ai-shared-root every path is taken to exist), and the
 // answer is a full, deterministic analysis that depends on the path. --analyze-mode makes it
 // fail instead: error500, busy503, html (a 200 web page), hang, huge (a 64 MiB body, streamed),
-// wrong-dim (an embedding of another length), bad-types (faces_detected as a string).
+// wrong-dim (an embedding of another length), bad-types (faces_detected as a string), deep-json
+// (8 MiB of "[", which crashes a parser that recurses). --ai-mode deep-json answers every
+// request so.
 // The Ollama fake answers POST /api/generate (images required, base64 JPEG or PNG; with a
 // "format" the response is the JSON {"description", "detailed_description", "tags"}; mode
 // bad-answer makes it prose instead) and POST /api/embed (--ollama-embedding-dim values per
@@ -257,12 +259,19 @@ public:
         if (m_mode == "not-json") {
             return json_reply(200, R"({"status": "healthy", "models_lo)");
         }
+        if (m_mode == "deep-json") {
+            return deep_json();
+        }
         return dispatch(m_routes, request, [](int status, std::string_view message) {
             return detail(status, message);
         });
     }
 
 private:
+    // 8 MiB of "[": valid JSON so far, nested far deeper than any parser's stack allows when it
+    // recurses once per level (under the client's 16 MiB body cap)
+    static Reply deep_json() { return json_reply(200, std::string(8 * 1024 * 1024, '[')); }
+
     static Reply detail(int status, std::string_view message) {
         eye::json::Writer body;
         body.begin_object();
@@ -331,6 +340,9 @@ private:
         }
         if (mode == "busy503") {
             return detail(503, "Models are still loading, please try again shortly");
+        }
+        if (mode == "deep-json") {
+            return deep_json();
         }
         if (mode == "error500") {
             return detail(500, "Analysis failed: CUDA error: out of memory");
@@ -869,11 +881,11 @@ int main(int argc, char** argv) {
                                    ->check(CLI::Range(0, 65535));
     app.add_option("--ai-mode", ai_mode, "how the fake python-ai behaves")
         ->check(CLI::IsMember({"healthy", "initializing", "models-not-loaded", "html", "hang",
-                               "error500", "not-json"}));
+                               "error500", "not-json", "deep-json"}));
     app.add_option("--analyze-mode", ai_options.analyze_mode,
                    "how the fake python-ai answers POST /analyze-image")
-        ->check(CLI::IsMember(
-            {"ok", "error500", "busy503", "html", "hang", "huge", "wrong-dim", "bad-types"}));
+        ->check(CLI::IsMember({"ok", "error500", "busy503", "html", "hang", "huge", "wrong-dim",
+                               "bad-types", "deep-json"}));
     app.add_option("--ai-shared-root", ai_options.shared_root,
                    "the local directory --ai-shared-prefix stands for (unset: every image_path "
                    "exists)");

@@ -483,3 +483,29 @@ TEST_CASE("join_url puts exactly one slash between base and path") {
     CHECK(join_url("http://proxy/ollama/", "/api/tags") == "http://proxy/ollama/api/tags");
     CHECK(join_url("http://ai:8000/", "") == "http://ai:8000");
 }
+
+TEST_CASE("a url's password never shows in a message") {
+    eye::http::Client client;
+    eye::http::Request request;
+    request.url = "ftp://eye:hunter2-secret@ai:8000/x";
+    auto result = client.send(request);
+    REQUIRE_FALSE(result);
+    CHECK(result.error().kind == eye::http::FailureKind::bad_url);
+    CHECK_THAT(result.error().message, Catch::Contains("ftp://eye:***@ai:8000/x"));
+    CHECK_THAT(result.error().message, !Catch::Contains("hunter2"));
+    CHECK(eye::http::redact_url("http://eye:pw@ai:8000/health?x=1") ==
+          "http://eye:***@ai:8000/health?x=1");
+    CHECK(eye::http::redact_url("http://ai:8000/a@b") == "http://ai:8000/a@b");
+}
+
+TEST_CASE("plain http to another host is clear text; https and this machine are not") {
+    using eye::http::is_cleartext_to_remote;
+    CHECK(is_cleartext_to_remote("http://python-ai:8000"));
+    CHECK(is_cleartext_to_remote("http://10.0.0.7"));
+    CHECK_FALSE(is_cleartext_to_remote("https://python-ai:8000"));
+    CHECK_FALSE(is_cleartext_to_remote("http://localhost:8000"));
+    CHECK_FALSE(is_cleartext_to_remote("http://127.0.0.1:8000"));
+    CHECK_FALSE(is_cleartext_to_remote("http://127.1.2.3"));
+    CHECK_FALSE(is_cleartext_to_remote("http://[::1]:8000"));
+    CHECK_FALSE(is_cleartext_to_remote(""));
+}

@@ -189,7 +189,7 @@ TEST_CASE("a temporary failure with attempts left goes back to the queue after t
     eye::db::Transaction tx(session);
     queue::enqueue(tx, images, because("test"), now);
     auto job = queue::claim(tx, "w1", 1, now, 3).at(0);
-    auto outcome = queue::fail(tx, job, "w1", queue::FailureKind::temporary, "busy",
+    auto outcome = queue::fail(tx, job, "w1", {queue::FailureKind::temporary, "busy", "busy"},
                                std::chrono::seconds(30), now);
     tx.commit();
     CHECK(outcome.retried);
@@ -207,8 +207,9 @@ TEST_CASE("the last failed attempt moves the job to failed_jobs and the image to
     eye::db::Transaction tx(session);
     queue::enqueue(tx, images, because("test"), now);
     auto job = queue::claim(tx, "w1", 1, now, 1).at(0);
-    auto outcome = queue::fail(tx, job, "w1", queue::FailureKind::temporary, "still busy",
-                               std::chrono::seconds(1), now);
+    auto outcome =
+        queue::fail(tx, job, "w1", {queue::FailureKind::temporary, "still busy", "still busy"},
+                    std::chrono::seconds(1), now);
     tx.commit();
     CHECK(outcome.gave_up);
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "0");
@@ -227,8 +228,9 @@ TEST_CASE("a permanent failure of a re-analysis keeps the good earlier analysis"
     eye::db::Transaction tx(session);
     queue::enqueue(tx, {image}, because("reanalyze"), now);
     auto job = queue::claim(tx, "w1", 1, now, 3).at(0);
-    auto outcome = queue::fail(tx, job, "w1", queue::FailureKind::permanent, "corrupt file",
-                               std::chrono::seconds(1), now);
+    auto outcome =
+        queue::fail(tx, job, "w1", {queue::FailureKind::permanent, "corrupt file", "corrupt file"},
+                    std::chrono::seconds(1), now);
     tx.commit();
     CHECK(outcome.gave_up);
     CHECK(db.query_value("SELECT processing_status || ' ' || description || ' ' || "

@@ -70,6 +70,13 @@ Outcome run_probe(Context& context, const ProbeOptions& options) {
     if (how == "slow") {
         eye::stop::wait_for(std::chrono::seconds(3));
     }
+    if (how == "quote") {
+        // a task that quotes what it was given, as a message quoting a URL does
+        context.out << "connecting with " << context.config.database_url << "\n";
+        Outcome quoting;
+        quoting.summary_json = eye::json::quote(context.config.database_url);
+        return quoting;
+    }
     Outcome outcome;
     outcome.summary_json = R"({"probed":true})";
     outcome.metrics.emplace_back("things_done", 7);
@@ -254,11 +261,26 @@ TEST_CASE("--dry-run is recorded on the run") {
 TEST_CASE("the run record keeps the arguments without secrets") {
     TestDatabase db;
     std::ostringstream out;
-    auto url = eye::db::ConnInfo::parse(db.url())->with("password", "hunter22secret").to_string();
+    eye::testing::TestRole login("eye_test_pw_role", "hunter22secret", "SUPERUSER");
+    auto url = login.conninfo(db);
     eye::run_command(probe_command(), {"--database-url=" + url, "--behave", "ok"}, out);
     auto args = db.query_value("SELECT args::text FROM eye.runs");
     CHECK_THAT(args, Catch::Contains("--behave"));
     CHECK_THAT(args, !Catch::Contains("hunter22secret"));
+}
+
+TEST_CASE("what a task quotes reaches neither its report nor eye.runs with a password in it") {
+    TestDatabase db;
+    std::ostringstream out;
+    eye::testing::TestRole login("eye_test_pw_role", "hunter22secret", "SUPERUSER");
+    auto url = login.conninfo(db);
+    CHECK(eye::run_command(probe_command(), {"--database-url=" + url, "--behave", "quote"}, out) ==
+          0);
+    CHECK_THAT(out.str(), Catch::StartsWith("connecting with "));
+    CHECK_THAT(out.str(), !Catch::Contains("hunter22secret"));
+    auto summary = db.query_value("SELECT summary::text FROM eye.runs");
+    CHECK_THAT(summary, Catch::Contains("password=***"));
+    CHECK_THAT(summary, !Catch::Contains("hunter22secret"));
 }
 
 TEST_CASE(
@@ -365,7 +387,8 @@ TEST_CASE("the umbrella and the small executable behave identically") {
 
 TEST_CASE("--log-format=json writes every log line as one JSON object without secrets") {
     TestDatabase db;
-    auto url = eye::db::ConnInfo::parse(db.url())->with("password", "s3cret-pw-123").to_string();
+    eye::testing::TestRole login("eye_test_pw_role", "s3cret-pw-123", "SUPERUSER");
+    auto url = login.conninfo(db);
     auto result = eye::testing::run("eye-monitor", {"--log-format=json", "--format=json"},
                                     {{"EYE_DATABASE_URL", url}, {"EYE_STATE_DIR", "/tmp"}});
     CHECK(result.exit_code == 0);

@@ -95,4 +95,30 @@ void TestDatabase::execute(const std::string& sql) const {
     tx.exec(sql);
 }
 
+TestRole::TestRole(std::string name, std::string password, std::string attributes)
+    : m_name(std::move(name)), m_password(std::move(password)) {
+    auto conn = admin_connection();
+    pqxx::nontransaction tx(conn);
+    tx.exec(fmt::format("DROP ROLE IF EXISTS {}", m_name));
+    tx.exec(fmt::format("CREATE ROLE {} LOGIN {} PASSWORD {}", m_name, attributes,
+                        tx.quote(m_password)));
+}
+
+TestRole::~TestRole() {
+    try {
+        auto conn = admin_connection();
+        pqxx::nontransaction tx(conn);
+        tx.exec(fmt::format("DROP ROLE IF EXISTS {}", m_name));
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "could not drop test role {}: {}\n", m_name, e.what());
+    }
+}
+
+std::string TestRole::conninfo(const TestDatabase& db) const {
+    return db::ConnInfo::parse(db.url())
+        ->with("user", m_name)
+        .with("password", m_password)
+        .to_string();
+}
+
 }  // namespace eye::testing

@@ -32,6 +32,27 @@ private:
     std::string m_url;
 };
 
+// A login role that exists for one test, with a password: servers that ask for one (as
+// scripts/pg's do) let it in, and a test can look for that password in what eye wrote.
+class TestRole {
+public:
+    // `attributes` as CREATE ROLE takes them ("SUPERUSER"); dropped (with what it owns in the
+    // test databases) when the object goes away.
+    TestRole(std::string name, std::string password, std::string attributes = {});
+    ~TestRole();
+    TestRole(const TestRole&) = delete;
+    TestRole& operator=(const TestRole&) = delete;
+
+    const std::string& name() const { return m_name; }
+    const std::string& password() const { return m_password; }
+    // `db`'s key=value connection string, logged in as this role.
+    std::string conninfo(const TestDatabase& db) const;
+
+private:
+    std::string m_name;
+    std::string m_password;
+};
+
 // EYE_TEST_DATABASE_URL: the server's administrative URL. Fails the test run with a hint when
 // unset.
 const std::string& admin_url();

@@ -42,11 +42,12 @@ std::int64_t insert_media(const TestDatabase& db, const MediaRow& row) {
 std::int64_t insert_job(const TestDatabase& db, const JobRow& row) {
     auto id = db.query_value(fmt::format(
         "INSERT INTO eye.jobs (media_id, status, heartbeat_at, started_at, attempts, "
-        "max_attempts, previous_status, worker_id) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) "
-        "RETURNING id",
+        "max_attempts, previous_status, worker_id, rescues) "
+        "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
         row.media_id, quoted(row.status), minutes_ago_sql(row.heartbeat_minutes_ago, true),
         minutes_ago_sql(row.heartbeat_minutes_ago, true), row.attempts, row.max_attempts,
-        quoted(row.previous_status), row.status == "running" ? "'test-worker'" : "NULL"));
+        quoted(row.previous_status), row.status == "running" ? "'test-worker'" : "NULL",
+        row.rescues));
     return std::stoll(id);
 }
 

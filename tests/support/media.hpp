@@ -83,6 +83,11 @@ struct JobRow {
         previous_status = std::move(status_before);
         return *this;
     }
+    // how often the job has lost its worker before
+    JobRow& rescued(int times) {
+        rescues = times;
+        return *this;
+    }
 
     std::int64_t media_id = 0;
     std::string status = "queued";
@@ -90,6 +95,7 @@ struct JobRow {
     int attempts = 0;
     int max_attempts = 3;
     std::string previous_status = "pending";
+    int rescues = 0;
 };
 
 std::int64_t insert_job(const TestDatabase& db, const JobRow& row);

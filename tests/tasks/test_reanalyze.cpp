@@ -23,16 +23,19 @@ namespace {
 
 const double k_day = 24 * 60;
 
+const eye::tasks::CurrentAnalyzer k_builtin{"builtin", "builtin-1", true};
+
 std::vector<std::int64_t> pick(const TestDatabase& db, const std::string& priority, int batch,
-                               long long max_attempts = 3) {
+                               long long max_attempts = 3,
+                               const eye::tasks::CurrentAnalyzer& current = k_builtin) {
     eye::tasks::ReanalyzeOptions options;
     options.priority = priority;
     options.batch = batch;
     options.max_reanalyze_attempts = max_attempts;
     auto session = db.connect();
+    eye::db::Transaction tx(session, eye::db::Transaction::Mode::autocommit);
     std::vector<std::int64_t> ids;
-    for (const auto& row :
-         eye::tasks::select_for_reanalysis(session, options, "builtin", "builtin-1")) {
+    for (const auto& row : eye::tasks::select_for_reanalysis(tx, options, current)) {
         ids.push_back(row.id);
     }
     return ids;
@@ -157,9 +160,9 @@ std::vector<std::int64_t> pick_outdated(const TestDatabase& db, int batch, bool 
     options.batch = batch;
     options.walk_budget = std::chrono::seconds(60);  // the walk ends by its own rules here
     auto session = db.connect();
+    eye::db::Transaction tx(session, eye::db::Transaction::Mode::autocommit);
     std::vector<std::int64_t> ids;
-    for (const auto& row :
-         eye::tasks::select_for_reanalysis(session, options, "builtin", "builtin-1", remember)) {
+    for (const auto& row : eye::tasks::select_for_reanalysis(tx, options, k_builtin, remember)) {
         ids.push_back(row.id);
     }
     return ids;
@@ -226,6 +229,36 @@ TEST_CASE(
 
     CHECK(pick(db, "missing", 10) ==
           std::vector<std::int64_t>{pending, no_embedding, no_description, empty_description});
+}
+
+TEST_CASE("--priority=missing does not ask again for what the current analyzer cannot give") {
+    TestDatabase db;
+    auto pending = insert_media(db, MediaRow().with_status("pending"));
+    // four images the ollama analyzer without an embed model analyzed a moment ago
+    std::vector<std::int64_t> by_ollama;
+    for (int i = 0; i < 4; ++i) {
+        by_ollama.push_back(insert_media(db, completed(0.01)));
+        analyzed_by(db, by_ollama.back(), "ollama", "llava:latest");
+    }
+    // an image an older model left without a description is missing one, as ever
+    auto by_old_model = insert_media(db, MediaRow().with_status("completed").completed(60));
+    analyzed_by(db, by_old_model, "ollama", "llava:7b");
+    // whose last analysis by this analyzer failed: worth another try
+    auto failed_last = insert_media(db, MediaRow().with_status("completed").completed(60));
+    analyzed_by(db, failed_last, "ollama", "llava:latest");
+    db.execute(fmt::format("UPDATE eye.media_state SET status = 'failed' WHERE media_id = {}",
+                           failed_last));
+    const eye::tasks::CurrentAnalyzer ollama{"ollama", "llava:latest", false};
+    CHECK(pick(db, "missing", 10, 3, ollama) ==
+          std::vector<std::int64_t>{pending, by_old_model, failed_last});
+    // an analyzer that gives embeddings still asks for the four: it would give them one
+    CHECK(pick(db, "missing", 10, 3, k_builtin).size() == 7);
+    // the AI service answered one of them without an embedding (an SVG): not again
+    db.execute(
+        fmt::format("UPDATE eye.media_state SET analyzer = 'builtin', model_version = "
+                    "'builtin-1' WHERE media_id = {}",
+                    by_ollama[0]));
+    CHECK(pick(db, "missing", 10, 3, k_builtin).size() == 6);
 }
 
 TEST_CASE("--priority=random picks only the rows oldest would consider") {
@@ -322,7 +355,8 @@ TEST_CASE("eye-reanalyze refuses bad input with exit 64 and queues nothing") {
                                                                   {"--batch=-5"},
                                                                   {"--batch=lots"},
                                                                   {"--priority=bogus"},
-                                                                  {"--media-type"}}) {
+                                                                  {"--media-type"},
+                                                                  {"--media-type=video"}}) {
         auto result = eye::testing::run("eye-reanalyze", args, env);
         INFO(args[0] << ": " << result.err);
         CHECK(result.exit_code == 64);
@@ -357,4 +391,27 @@ TEST_CASE("a database that goes away mid-run: exit 75 and nothing half-queued") 
     CHECK_THAT(result.err, Catch::Contains("lost the database connection"));
     CHECK_THAT(result.err, Catch::Contains("hint:"));
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "0");
+}
+
+TEST_CASE("a queueing that fails leaves the outdated walk where it was") {
+    TestDatabase db;
+    std::vector<std::int64_t> upstream;
+    for (int i = 0; i < 5; ++i) {
+        upstream.push_back(insert_media(db, completed(i + 1)));  // analyzed before eye
+    }
+    db.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'the queue is closed'; END $$; "
+        "CREATE TRIGGER refuse BEFORE INSERT ON eye.jobs FOR EACH ROW EXECUTE FUNCTION refuse()");
+    eye::testing::Environment env{{"EYE_DATABASE_URL", db.url()}};
+    auto failed = eye::testing::run("eye-reanalyze", {"--priority=outdated", "--batch=3"}, env);
+    CHECK(failed.exit_code == 70);
+    CHECK(db.query_value("SELECT count(*) FROM eye.cursors") == "0");
+    CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "0");
+    db.execute("DROP TRIGGER refuse ON eye.jobs");
+    auto result = eye::testing::run("eye-reanalyze", {"--priority=outdated", "--batch=3"}, env);
+    CHECK(result.exit_code == 0);
+    CHECK(
+        db.query_value("SELECT string_agg(media_id::text, ',' ORDER BY media_id) FROM eye.jobs") ==
+        fmt::format("{},{},{}", upstream[0], upstream[1], upstream[2]));
 }

@@ -49,6 +49,10 @@ public:
     // The model version this analyzer currently produces, compared by --priority=outdated.
     virtual std::string model_version() const = 0;
 
+    // Whether its analyses carry an embedding (an ollama analyzer without an embed model gives
+    // none): an image it analyzed without one is not missing one.
+    virtual bool gives_embeddings() const { return true; }
+
     // Analyzes one image. Throws AnalysisError; must be safe to call from several threads at once
     // on different items.
     virtual AnalysisResult analyze(const MediaItem& item) = 0;

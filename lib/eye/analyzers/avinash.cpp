@@ -174,7 +174,9 @@ AvinashOptions avinash_options(const Config& config, int expected_embedding_leng
     options.captioning_model = config.ai_captioning_model;
     options.embedding_model = config.ai_embedding_model;
     options.use_ollama = config.ai_use_ollama;
-    options.ollama_model = config.ollama_vision_model;
+    if (!config.ollama_vision_model.empty()) {
+        options.ollama_model = config.ollama_vision_model;
+    }
     options.expected_embedding_length = expected_embedding_length;
     options.timeouts.connect = std::min(config.http_timeout, k_max_connect_timeout);
     options.timeouts.total = std::max(config.http_timeout, k_min_attempt_timeout);

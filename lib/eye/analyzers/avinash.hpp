@@ -13,6 +13,9 @@
 // section 6) to analyze an image that it reads from its own view of the shared media directory.
 namespace eye::analyzers {
 
+// The model upstream's job names in every /analyze-image request unless configured otherwise.
+inline constexpr const char* k_upstream_ollama_model = "llava:13b-v1.6";
+
 inline constexpr const char* k_avinash_name = "avinash";
 
 struct AvinashOptions {
@@ -22,7 +25,8 @@ struct AvinashOptions {
     std::string captioning_model = "florence";   // "" lets the service choose
     std::string embedding_model = "clip";        // "" lets the service choose
     bool use_ollama = false;
-    std::string ollama_model;  // sent when use_ollama; "" lets the service choose
+    // sent with every request, as upstream's job sends it; its default is upstream's
+    std::string ollama_model = k_upstream_ollama_model;
     // The length of media_files.embedding (vector(512): 512); 0 when unknown, then any length
     // is taken.
     int expected_embedding_length = 0;

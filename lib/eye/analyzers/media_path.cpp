@@ -1,5 +1,7 @@
 #include "eye/analyzers/media_path.hpp"
 
+#include <regex>
+
 #include <fmt/format.h>
 
 #include "eye/analyzers/analyzer.hpp"
@@ -41,6 +43,28 @@ fs::path resolve_media_path(const fs::path& root, std::string_view file_path) {
                                         std::string(file_path), root.string()));
     }
     return full;
+}
+
+std::string message_for_users(std::string message, const fs::path& media_root,
+                              std::string_view shared_prefix) {
+    auto strip = [&message](std::string prefix) {
+        if (prefix.empty() || prefix == "/") {
+            return;
+        }
+        if (prefix.back() != '/') {
+            prefix += '/';
+        }
+        for (auto at = message.find(prefix); at != std::string::npos;
+             at = message.find(prefix, at)) {
+            message.erase(at, prefix.size());
+        }
+    };
+    std::error_code error;
+    strip(fs::weakly_canonical(media_root, error).string());
+    strip(media_root.string());
+    strip(std::string(shared_prefix));
+    static const std::regex k_origin(R"(https?://[^/\s'"]+)", std::regex::icase);
+    return std::regex_replace(message, k_origin, "");
 }
 
 std::optional<std::string> relative_to_root(const fs::path& root, const fs::path& file) {

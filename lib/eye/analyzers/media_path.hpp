@@ -14,6 +14,13 @@ namespace eye::analyzers {
 std::filesystem::path resolve_media_path(const std::filesystem::path& root,
                                          std::string_view file_path);
 
+// `message` without what is internal to this installation, for media_files.processing_error,
+// which the application shows its users: a path under `media_root`, or under the AI service's
+// `shared_prefix`, becomes relative to it ("images/a.jpg"), and a URL keeps only its path
+// ("POST http://python-ai:8000/analyze-image" becomes "POST /analyze-image").
+std::string message_for_users(std::string message, const std::filesystem::path& media_root,
+                              std::string_view shared_prefix);
+
 // `file` relative to `root` (both resolved), or nullopt when it lies outside.
 std::optional<std::string> relative_to_root(const std::filesystem::path& root,
                                             const std::filesystem::path& file);

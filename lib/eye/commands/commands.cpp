@@ -98,7 +98,8 @@ const std::vector<Command>& commands() {
          "create or upgrade the database schema (idempotent)",
          "Creates schema eye and its tables, and media_files when the database has none "
          "(standalone use). An existing Avinash-EYE media_files keeps its columns and rows; "
-         "eye only adds its own indexes to it.",
+         "eye only adds its own indexes to it, built CONCURRENTLY so uploads go on meanwhile. "
+         "An interrupted run leaves nothing half-made that the next run does not finish.",
          {Database::required, Schema::any, Lock::none, Record::yes, DryRun::offered},
          make_task<tasks::MigrateOptions>({tasks::add_migrate_options, tasks::run_migrate})},
     };

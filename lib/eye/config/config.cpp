@@ -19,12 +19,13 @@ std::string env(const char* name) {
     return value == nullptr ? std::string() : std::string(value);
 }
 
-std::string read_secret_file(const std::string& path) {
+// A secret kept in a file (a Kubernetes secret mounted as a file), named by `variable`.
+std::string read_secret_file(const char* variable, const std::string& path, const char* what) {
     std::ifstream file(path);
     if (!file) {
         throw ConfigError(
-            fmt::format("cannot read EYE_DATABASE_URL_FILE '{}': {}", path, std::strerror(errno)),
-            "point EYE_DATABASE_URL_FILE at a readable file holding the URL");
+            fmt::format("cannot read {} '{}': {}", variable, path, std::strerror(errno)),
+            fmt::format("point {} at a readable file holding {}", variable, what));
     }
     std::stringstream buffer;
     buffer << file.rdbuf();
@@ -33,8 +34,8 @@ std::string read_secret_file(const std::string& path) {
         text.pop_back();
     }
     if (text.empty()) {
-        throw ConfigError(fmt::format("EYE_DATABASE_URL_FILE '{}' is empty", path),
-                          "write the database URL into that file");
+        throw ConfigError(fmt::format("{} '{}' is empty", variable, path),
+                          fmt::format("write {} into that file", what));
     }
     return text;
 }
@@ -79,7 +80,9 @@ void add_settings(CLI::App& app, Config& config, SettingGroup group) {
                                 "http://python-ai:8000 (unset: none)")
                 ->group(name);
             options::add_string(app, "--ai-token", config.ai_token,
-                                "bearer token sent to the AI service")
+                                "bearer token sent to the AI service; prefer EYE_AI_TOKEN or "
+                                "EYE_AI_TOKEN_FILE, since a command line is visible to every "
+                                "user in ps")
                 ->group(name);
             options::add_duration(app, "--http-timeout", config.http_timeout,
                                   "total timeout of one request to a service", Milliseconds(100))
@@ -164,9 +167,15 @@ void resolve_config(Config& config) {
         if (auto url = env("EYE_DATABASE_URL"); !url.empty()) {
             config.database_url = url;
         } else if (auto path = env("EYE_DATABASE_URL_FILE"); !path.empty()) {
-            config.database_url = read_secret_file(path);
+            config.database_url =
+                read_secret_file("EYE_DATABASE_URL_FILE", path, "the database URL");
         } else {
             config.database_url = env("DATABASE_URL");
+        }
+    }
+    if (config.ai_token.empty()) {
+        if (auto path = env("EYE_AI_TOKEN_FILE"); !path.empty()) {
+            config.ai_token = read_secret_file("EYE_AI_TOKEN_FILE", path, "the token");
         }
     }
     if (config.analyzer.empty()) {

@@ -60,8 +60,9 @@ void add_common_settings(CLI::App& app, Config& config);
 void add_settings(CLI::App& app, Config& config, SettingGroup group);
 
 // Fills what the flags left open: the database URL from EYE_DATABASE_URL, EYE_DATABASE_URL_FILE
-// or DATABASE_URL (else libpq's PG* defaults), the analyzer from EYE_AI_URL, the media root from
-// the working directory. Throws ConfigError for a value it cannot use.
+// or DATABASE_URL (else libpq's PG* defaults), the AI token from EYE_AI_TOKEN_FILE, the analyzer
+// from EYE_AI_URL, the media root from the working directory. Throws ConfigError for a value it
+// cannot use.
 void resolve_config(Config& config);
 
 }  // namespace eye

@@ -68,6 +68,10 @@ void set_command_line(const std::vector<std::string>& args) {
     }
 }
 
+bool given_on_command_line(std::string_view flag) {
+    return typed_flags().count(std::string(flag)) != 0;
+}
+
 CLI::Option* add_duration(CLI::App& app, const std::string& flag, Milliseconds& target,
                           const std::string& help, Milliseconds minimum) {
     auto* option = app.add_option_function<std::string>(

@@ -23,6 +23,9 @@ std::string env_name(std::string_view flag);
 
 // Tells the value checks which flags were typed on the command line (set by the runner).
 void set_command_line(const std::vector<std::string>& args);
+// Whether `flag` ("--ai-token") was typed on the command line, where every user of the machine
+// can read it (ps, /proc).
+bool given_on_command_line(std::string_view flag);
 
 CLI::Option* add_duration(CLI::App& app, const std::string& flag, Milliseconds& target,
                           const std::string& help, Milliseconds minimum = Milliseconds(0));

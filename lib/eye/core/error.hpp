@@ -48,6 +48,14 @@ struct IoError : Error {
         : Error(ExitCode::io_error, std::move(message), std::move(hint)) {}
 };
 
+// The database refused one row's data: a value too long or out of range for its column, a
+// constraint it breaks, an embedding that does not fit. A fault of that row, not of the database
+// or of eye's configuration.
+struct DataError : Error {
+    explicit DataError(std::string message, std::string hint = {})
+        : Error(ExitCode::failed, std::move(message), std::move(hint)) {}
+};
+
 struct TaskFailedError : Error {
     explicit TaskFailedError(std::string message, std::string hint = {})
         : Error(ExitCode::failed, std::move(message), std::move(hint)) {}

@@ -1,6 +1,7 @@
 #include "eye/core/file.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <system_error>
@@ -123,18 +124,23 @@ tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path
 
 tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
                                                       std::string_view content, int mode) {
-    std::filesystem::path temporary = path;
-    temporary += fmt::format(".tmp.{}", ::getpid());
+    // an unpredictable name, created exclusively: in a directory others may write (a shared
+    // metrics directory), nobody can have put a file or a symbolic link there for us to open
+    std::string name = path.string() + ".tmp.XXXXXX";
+    FileDescriptor file(::mkostemp(name.data(), O_CLOEXEC));
+    if (file.get() < 0) {
+        return tl::make_unexpected(message_of(errno));
+    }
+    const std::filesystem::path temporary = name;
     auto fail = [&temporary](int error_number) {
         ::unlink(temporary.c_str());
         return tl::make_unexpected(message_of(error_number));
     };
-    FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                               static_cast<mode_t>(mode)));
-    if (file.get() < 0) {
-        return tl::make_unexpected(message_of(errno));
+    if (::fchmod(file.get(), static_cast<mode_t>(mode)) != 0 || !write_all(file.get(), content) ||
+        ::fsync(file.get()) != 0) {
+        return fail(errno);
     }
-    if (!write_all(file.get(), content) || ::fsync(file.get()) != 0 || !file.close()) {
+    if (!file.close()) {
         return fail(errno);
     }
     if (::rename(temporary.c_str(), path.c_str()) != 0) {
@@ -144,8 +150,9 @@ tl::expected<void, std::string> write_file_atomically(const std::filesystem::pat
     // old file back
     std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
     FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() >= 0) {
-        ::fsync(dir.get());
+    if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+        return tl::make_unexpected(fmt::format(
+            "the file was written, but its directory could not be synced: {}", message_of(errno)));
     }
     return {};
 }

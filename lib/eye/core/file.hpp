@@ -34,8 +34,10 @@ tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path
                                                std::uint64_t max_bytes);
 
 // Writes `content` to `path` so that a reader sees the old file or the new one, never half of
-// one: a temporary file beside it, fsynced, renamed over `path`, and the directory fsynced.
-// Nothing is left behind on failure. The error is a one-line reason ("No space left on device").
+// one: a temporary file beside it with an unpredictable name, created exclusively (O_EXCL, so
+// never through a link someone left there), fsynced, renamed over `path`, and the directory
+// fsynced. Nothing is left behind on failure. The error is a one-line reason with the errno of
+// the call that failed ("No space left on device").
 tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
                                                       std::string_view content, int mode = 0644);
 

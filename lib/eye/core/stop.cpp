@@ -14,6 +14,7 @@ namespace {
 
 std::atomic<bool> g_requested{false};
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_threads_left_behind{false};
 int g_pipe[2] = {-1, -1};
 std::once_flag g_pipe_once;
 
@@ -80,6 +81,7 @@ void request(int number) {
 void reset() {
     g_requested = false;
     g_signal = 0;
+    g_threads_left_behind = false;
     if (g_pipe[0] >= 0) {
         char buffer[64];
         while (read(g_pipe[0], buffer, sizeof buffer) > 0) {
@@ -105,6 +107,14 @@ bool wait_for(Milliseconds timeout) {
 int wake_fd() {
     make_pipe();
     return g_pipe[0];
+}
+
+void leave_threads_behind() {
+    g_threads_left_behind = true;
+}
+
+bool threads_left_behind() {
+    return g_threads_left_behind.load();
 }
 
 }  // namespace eye::stop

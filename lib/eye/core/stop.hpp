@@ -17,7 +17,7 @@ const char* signal_name();
 
 // Asks for a stop from inside the process (tests, a fatal condition in another thread).
 void request(int signal_number = 0);
-// Forgets a previous request (tests only).
+// Forgets a previous request and threads left behind (tests only).
 void reset();
 
 // Sleeps up to `timeout`, returning early (true) as soon as a stop is requested.
@@ -25,5 +25,11 @@ bool wait_for(Milliseconds timeout);
 
 // A file descriptor that becomes readable when a stop is requested, for poll() loops.
 int wake_fd();
+
+// Records that threads which would not stop (an analysis stuck in a decoder or a system call)
+// are still running. A program's main then ends the process at once after flushing its output,
+// rather than run static destructors under them.
+void leave_threads_behind();
+bool threads_left_behind();
 
 }  // namespace eye::stop

@@ -25,8 +25,9 @@ public:
     // empty optional leaves its column as it is; face data only when the analyzer reported
     // faces), status 'completed' with processing_completed_at, and the image's eye.media_state
     // row (analyzer, model version, analyzed_at; failures reset). Returns false, writing
-    // nothing, when the image was deleted meanwhile. Throws Error (exit 70) for an embedding that
-    // does not fit the column; database errors leave as eye::Error.
+    // nothing, when the image was deleted meanwhile. Throws DataError when the database refuses
+    // this result (a value too long, an embedding that does not fit); other database errors
+    // leave as eye::Error with their own codes.
     bool write_analysis(Transaction& tx, std::int64_t media_id, const AnalysisResult& result,
                         TimePoint now) const;
 

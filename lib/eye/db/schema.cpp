@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -39,10 +40,20 @@ const Statement k_media_columns{
     "SELECT a.attname FROM pg_attribute a "
     "WHERE a.attrelid = to_regclass('media_files') AND a.attnum > 0 AND NOT a.attisdropped"};
 
+// eye's indexes on media_files, valid or left invalid by an interrupted concurrent build
 const Statement k_eye_media_indexes{
     "schema.eye_media_indexes",
-    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
     "WHERE i.indrelid = to_regclass('media_files') AND c.relname LIKE 'eye\\_media\\_files\\_%'"};
+
+// what each of them was last built from
+const Statement k_index_records{"schema.index_records",
+                                "SELECT name, definition FROM eye.media_indexes"};
+
+const Statement k_record_index{
+    "schema.record_index",
+    "INSERT INTO eye.media_indexes (name, definition) VALUES ($1, $2) "
+    "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, built_at = now()"};
 
 // media_files as Avinash-EYE defines it, for a machine without Avinash-EYE. Same names and
 // meanings; timestamps without time zone in the application's zone, as Laravel writes them.
@@ -220,9 +231,21 @@ CREATE TABLE IF NOT EXISTS eye.cursors (
 )sql";
 
 // Version 3: "missing" counts an empty description as none, so the partial index of missing
-// images is dropped here and built again with that predicate by the index step below.
-const char* const k_eye_schema_v3 = R"sql(
-DROP INDEX IF EXISTS eye_media_files_missing;
+// images has a new predicate. The index step rebuilds it (concurrently, since version 4); this
+// version itself changes nothing any more.
+const char* const k_eye_schema_v3 = "SELECT 1";
+
+// Version 4: a job that lost its worker counts its rescues; eye's indexes on media_files are
+// built concurrently, and what each was built from is recorded, so an index whose definition
+// changed (or whose build was interrupted) is rebuilt.
+const char* const k_eye_schema_v4 = R"sql(
+ALTER TABLE eye.jobs ADD COLUMN IF NOT EXISTS rescues integer NOT NULL DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS eye.media_indexes (
+    name       text PRIMARY KEY,
+    definition text NOT NULL,
+    built_at   timestamptz NOT NULL DEFAULT now()
+);
 )sql";
 
 struct Migration {
@@ -234,14 +257,19 @@ struct Migration {
 constexpr Migration k_migrations[] = {
     {1, "create schema eye", k_eye_schema_v1},
     {2, "add eye.cursors and an index of running runs", k_eye_schema_v2},
-    {3, "drop the index of missing images, to build it again", k_eye_schema_v3},
+    {3, "a new predicate for the index of missing images", k_eye_schema_v3},
+    {4, "count rescues of jobs; record how eye's indexes on media_files were built",
+     k_eye_schema_v4},
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 
 // eye's own indexes on media_files, upstream's table or ours. Each is built from the columns the
-// table has; nullopt when it lacks one the index needs.
+// table has; nullopt when it lacks one the index needs. `since` is the schema version that gave
+// the index its present definition: one found on a database migrated from before that version
+// is built again.
 struct MediaIndex {
     const char* name;
+    int since;
     std::function<std::optional<std::string>(const std::set<std::string>&)> sql;
 };
 
@@ -256,79 +284,94 @@ bool has_all(const std::set<std::string>& columns, std::initializer_list<const c
 
 const std::vector<MediaIndex>& media_indexes() {
     static const std::vector<MediaIndex> k_indexes = {
-        {"eye_media_files_processing",
+        {"eye_media_files_processing", 1,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns, {"processing_status", "processing_started_at", "updated_at",
                                     "deleted_at"})) {
                  return std::nullopt;
              }
-             return "CREATE INDEX IF NOT EXISTS eye_media_files_processing ON media_files "
+             return "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_processing ON "
+                    "media_files "
                     "((coalesce(processing_started_at, updated_at))) "
                     "WHERE processing_status = 'processing' AND deleted_at IS NULL";
          }},
-        {"eye_media_files_file_hash",
+        {"eye_media_files_file_hash", 1,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns, {"file_hash", "deleted_at"})) {
                  return std::nullopt;
              }
              // a hash index: only ever looked up by equality, and cheaper to keep up on every
              // write to media_files than a btree of random hashes
-             return "CREATE INDEX IF NOT EXISTS eye_media_files_file_hash ON media_files "
+             return "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_file_hash ON "
+                    "media_files "
                     "USING hash (file_hash) WHERE deleted_at IS NULL";
          }},
-        {"eye_media_files_file_path",
+        {"eye_media_files_file_path", 1,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns, {"file_path", "deleted_at"})) {
                  return std::nullopt;
              }
              // a hash index, like file_hash's: import only asks for equality, and the
              // monitor's mass reset pays less to maintain it than a btree of long paths
-             return "CREATE INDEX IF NOT EXISTS eye_media_files_file_path ON media_files "
+             return "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_file_path ON "
+                    "media_files "
                     "USING hash (file_path) WHERE deleted_at IS NULL";
          }},
-        {"eye_media_files_oldest",
+        {"eye_media_files_oldest", 1,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns, {"media_type", "processing_completed_at", "processing_status",
                                     "deleted_at"})) {
                  return std::nullopt;
              }
              return fmt::format(
-                 "CREATE INDEX IF NOT EXISTS eye_media_files_oldest ON "
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_oldest ON "
                  "media_files (media_type, processing_completed_at NULLS FIRST, "
                  "id) WHERE {}",
                  k_oldest_rows);
          }},
-        {"eye_media_files_failed",
+        {"eye_media_files_failed", 1,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns,
                           {"media_type", "updated_at", "processing_status", "deleted_at"})) {
                  return std::nullopt;
              }
              return fmt::format(
-                 "CREATE INDEX IF NOT EXISTS eye_media_files_failed ON "
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_failed ON "
                  "media_files (media_type, updated_at, id) WHERE {}",
                  k_failed_rows);
          }},
-        {"eye_media_files_completed",
+        {"eye_media_files_completed", 1,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns, {"media_type", "processing_status", "deleted_at"})) {
                  return std::nullopt;
              }
              return fmt::format(
-                 "CREATE INDEX IF NOT EXISTS eye_media_files_completed ON "
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_completed ON "
                  "media_files (media_type, id) WHERE {}",
                  k_completed_rows);
          }},
-        {"eye_media_files_missing",
+        {"eye_media_files_missing", 3,
          [](const auto& columns) -> std::optional<std::string> {
              if (!has_all(columns,
                           {"media_type", "processing_status", "deleted_at", "description"})) {
                  return std::nullopt;
              }
              return fmt::format(
-                 "CREATE INDEX IF NOT EXISTS eye_media_files_missing ON "
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_missing ON "
                  "media_files (media_type, id) WHERE {}",
                  missing_rows(columns.count("embedding") != 0));
+         }},
+        {"eye_media_files_undescribed", 4,
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns,
+                          {"media_type", "processing_status", "deleted_at", "description"})) {
+                 return std::nullopt;
+             }
+             // "missing" for an analyzer that gives no embeddings: only the description counts
+             return fmt::format(
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_undescribed ON "
+                 "media_files (media_type, id) WHERE {}",
+                 missing_rows(false));
          }},
     };
     return k_indexes;
@@ -386,17 +429,15 @@ EmbeddingColumn read_embedding_column(Transaction& tx) {
 std::string embedding_literal(const EmbeddingColumn& column, const std::vector<float>& values) {
     if (column.kind == EmbeddingColumn::Kind::vector && column.dimensions > 0 &&
         static_cast<int>(values.size()) != column.dimensions) {
-        throw Error(ExitCode::software,
-                    fmt::format("embedding has {} values but media_files.embedding is {}",
-                                values.size(), column.type_name));
+        throw DataError(fmt::format("embedding has {} values but media_files.embedding is {}",
+                                    values.size(), column.type_name));
     }
     std::string out;
     out.reserve(values.size() * 12 + 2);
     out += column.kind == EmbeddingColumn::Kind::vector ? '[' : '{';
     for (std::size_t i = 0; i < values.size(); ++i) {
         if (!std::isfinite(values[i])) {
-            throw Error(ExitCode::software,
-                        fmt::format("embedding value {} is not a finite number", i));
+            throw DataError(fmt::format("embedding value {} is not a finite number", i));
         }
         if (i > 0) {
             out += ',';
@@ -407,18 +448,53 @@ std::string embedding_literal(const EmbeddingColumn& column, const std::vector<f
     return out;
 }
 
-MigrationReport migrate(Session& session, const MigrationOptions& options) {
-    MigrationReport report;
-    Transaction tx(session);
-    // DDL on a large upstream table may take longer than the usual statement timeout
-    tx.run_sql("setting the statement timeout", "SET LOCAL statement_timeout = 0");
-    tx.run_sql("taking the migration lock",
-               fmt::format("SELECT pg_advisory_xact_lock({}, {})", k_migration_lock_class,
-                           k_migration_lock_object));
+namespace {
 
-    SchemaStatus status = read_schema_status(tx);
+// Holds the migration lock on the session from before the schema transaction until after the
+// index builds, which cannot run inside a transaction; the server drops it should we die.
+class MigrationLock {
+public:
+    explicit MigrationLock(Session& session) : m_session(session) {
+        Transaction tx(session, Transaction::Mode::autocommit);
+        tx.run_sql("taking the migration lock",
+                   fmt::format("SELECT pg_advisory_lock({}, {})", k_migration_lock_class,
+                               k_migration_lock_object));
+    }
+    ~MigrationLock() {
+        try {
+            Transaction tx(m_session, Transaction::Mode::autocommit);
+            tx.run_sql("releasing the migration lock",
+                       fmt::format("SELECT pg_advisory_unlock({}, {})", k_migration_lock_class,
+                                   k_migration_lock_object));
+        } catch (const Error&) {  // NOLINT(bugprone-empty-catch): gone with the session anyway
+        }
+    }
+    MigrationLock(const MigrationLock&) = delete;
+    MigrationLock& operator=(const MigrationLock&) = delete;
+
+private:
+    Session& m_session;
+};
+
+// Step 1, one transaction: media_files when there is none, and eye's own schema.
+void migrate_schema(Session& session, const MigrationOptions& options, SchemaStatus& status,
+                    MigrationReport& report) {
+    Transaction tx(session);
+    tx.run_sql("setting the statement timeout", "SET LOCAL statement_timeout = 0");
+    // DDL on eye's tables waits for their locks; a worker holding one for long must not keep
+    // the whole queue waiting behind the migration
+    tx.run_sql("setting the lock timeout",
+               fmt::format("SET LOCAL lock_timeout = {}", options.lock_timeout.count()));
+
+    status = read_schema_status(tx);
     report.from_version = status.version;
     report.to_version = status.version;
+    if (status.version > k_schema_version) {
+        throw ConfigError(fmt::format("the database schema is version {}, newer than this eye "
+                                      "understands ({})",
+                                      status.version, k_schema_version),
+                          "upgrade eye before migrating this database");
+    }
 
     if (!status.media_files) {
         report.steps.push_back("create table media_files");
@@ -458,25 +534,39 @@ MigrationReport migrate(Session& session, const MigrationOptions& options) {
         }
         report.to_version = migration.version;
     }
-    if (status.version > k_schema_version) {
-        throw ConfigError(fmt::format("the database schema is version {}, newer than this eye "
-                                      "understands ({})",
-                                      status.version, k_schema_version),
-                          "upgrade eye before migrating this database");
+    if (options.dry_run) {
+        return;
     }
-
-    // in a dry run on a database without media_files, the table we would create has them all
-    bool assume_all_columns = options.dry_run && !status.media_files;
-    std::set<std::string> columns;
-    if (!assume_all_columns) {
+    // indexes eye built before it recorded its builds: those of the present definition are
+    // recorded as they are, the others are left unrecorded and so are built again below
+    if (status.version < 4) {
+        std::set<std::string> columns;
         for (const auto& row : tx.many(k_media_columns)) {
             columns.insert(row[0].as<std::string>());
         }
+        for (const auto& row : tx.many(k_eye_media_indexes)) {
+            std::string name = row[0].as<std::string>();
+            for (const auto& index : media_indexes()) {
+                auto sql = index.sql(columns);
+                if (name == index.name && row[1].as<bool>() && sql &&
+                    status.version >= index.since) {
+                    tx.none(k_record_index, name, *sql);
+                }
+            }
+        }
     }
-    std::set<std::string> have;
-    for (const auto& row : tx.many(k_eye_media_indexes)) {
-        have.insert(row[0].as<std::string>());
-    }
+    tx.commit();
+}
+
+// Step 2, outside any transaction: eye's indexes on media_files, each built CONCURRENTLY, so
+// upstream's uploads and updates go on while it builds. An index whose definition changed, or
+// that an interrupted build left invalid, is dropped concurrently and built again.
+void migrate_media_indexes(Session& session, const MigrationOptions& options,
+                           const SchemaStatus& status, MigrationReport& report) {
+    Transaction tx(session, Transaction::Mode::autocommit);
+    // in a dry run on a database without media_files, the table we would create has them all
+    bool assume_all_columns = options.dry_run && !status.media_files;
+    std::set<std::string> columns;
     if (assume_all_columns) {
         columns = {"processing_status",
                    "processing_started_at",
@@ -488,25 +578,82 @@ MigrationReport migrate(Session& session, const MigrationOptions& options) {
                    "media_type",
                    "description",
                    "embedding"};
-    }
-    for (const auto& index : media_indexes()) {
-        if (have.count(index.name) != 0) {
-            continue;
+    } else {
+        for (const auto& row : tx.many(k_media_columns)) {
+            columns.insert(row[0].as<std::string>());
         }
+    }
+    std::map<std::string, bool> existing;  // name -> valid
+    if (status.media_files) {
+        for (const auto& row : tx.many(k_eye_media_indexes)) {
+            existing[row[0].as<std::string>()] = row[1].as<bool>();
+        }
+    }
+    std::map<std::string, std::string> built;
+    if (!options.dry_run) {
+        for (const auto& row : tx.many(k_index_records)) {
+            built[row[0].as<std::string>()] = row[1].as<std::string>();
+        }
+    }
+    bool settings_made = false;
+    for (const auto& index : media_indexes()) {
         auto sql = index.sql(columns);
         if (!sql) {
             log::warning("media_files lacks a column that index {} needs; skipping it", index.name);
             continue;
         }
-        report.steps.push_back(fmt::format("create index {}", index.name));
-        if (!options.dry_run) {
-            tx.run_sql(index.name, *sql);
+        auto found = existing.find(index.name);
+        bool exists = found != existing.end();
+        bool current =
+            exists && found->second &&
+            (options.dry_run ? status.version >= index.since
+                             : built.count(index.name) != 0 && built[index.name] == *sql);
+        if (current) {
+            continue;
         }
+        std::string why = !exists          ? ""
+                          : !found->second ? " (an earlier build was interrupted)"
+                                           : " (its definition changed)";
+        report.steps.push_back(
+            fmt::format("{} index {}{}", exists ? "rebuild" : "create", index.name, why));
+        if (options.dry_run) {
+            continue;
+        }
+        if (!settings_made) {
+            // a concurrent build takes as long as the table is large; waiting for a lock is
+            // bounded, and an index a lost wait leaves invalid is rebuilt by the next run
+            tx.run_sql("setting the statement timeout", "SET statement_timeout = 0");
+            tx.run_sql("setting the lock timeout",
+                       fmt::format("SET lock_timeout = {}", options.lock_timeout.count()));
+            settings_made = true;
+        }
+        log::info("building index {} on media_files concurrently", index.name);
+        if (exists) {
+            tx.run_sql(index.name, fmt::format("DROP INDEX CONCURRENTLY IF EXISTS {}",
+                                               session.connection().quote_name(index.name)));
+        }
+        tx.run_sql(index.name, *sql);
+        tx.none(k_record_index, index.name, *sql);
     }
+    if (settings_made) {
+        tx.run_sql("resetting the timeouts", "RESET statement_timeout; RESET lock_timeout");
+    }
+}
 
+}  // namespace
+
+MigrationReport migrate(Session& session, const MigrationOptions& options) {
+    MigrationReport report;
+    MigrationLock lock(session);
+    SchemaStatus status;
+    migrate_schema(session, options, status, report);
     if (!options.dry_run) {
+        status.media_files = true;
+    }
+    migrate_media_indexes(session, options, status, report);
+    if (!options.dry_run) {
+        Transaction tx(session, Transaction::Mode::autocommit);
         report.embedding = read_embedding_column(tx);
-        tx.commit();
     }
     return report;
 }

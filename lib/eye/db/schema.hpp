@@ -10,7 +10,7 @@
 namespace eye::db {
 
 // The schema version this build of eye writes and expects.
-constexpr int k_schema_version = 3;
+constexpr int k_schema_version = 4;
 
 // How media_files.embedding is stored: pgvector's vector(N) or real[] (N unknown: 0).
 struct EmbeddingColumn {
@@ -30,7 +30,8 @@ SchemaStatus read_schema_status(Transaction& tx);
 EmbeddingColumn read_embedding_column(Transaction& tx);
 
 // Renders a vector as the literal the column accepts: "[1,2,3]" for vector, "{1,2,3}" for
-// real[]. Throws Error (exit 70) when the length does not fit a vector(N) column.
+// real[]. Throws DataError when the length does not fit a vector(N) column or a value is not
+// finite.
 std::string embedding_literal(const EmbeddingColumn& column, const std::vector<float>& values);
 
 // The rows each re-analysis priority walks, as the predicates of the partial indexes that serve
@@ -45,6 +46,8 @@ std::string missing_rows(bool has_embedding);
 struct MigrationOptions {
     int embedding_dimensions = 512;
     bool dry_run = false;
+    // how long a step may wait for a lock before the migration gives up (exit 75; run it again)
+    Milliseconds lock_timeout{60'000};
 };
 
 struct MigrationReport {
@@ -55,9 +58,12 @@ struct MigrationReport {
     std::vector<std::string> steps;  // what was (or, in a dry run, would be) done
 };
 
-// Creates or upgrades the schema in one transaction under an advisory lock, so two migrations at
-// once are serialised. Leaves an existing media_files table's columns and rows alone; only adds
-// eye's own indexes to it. Running it twice changes nothing the second time.
+// Creates or upgrades the schema under an advisory lock, so two migrations at once are
+// serialised: eye's own schema (and media_files, where there is none) in one transaction, then
+// eye's indexes on media_files, each built CONCURRENTLY outside a transaction so that upstream's
+// writes never wait for a build. An index whose build was interrupted (left invalid) or whose
+// definition changed is dropped concurrently and built again. Leaves an existing media_files
+// table's columns and rows alone. Running it twice changes nothing the second time.
 MigrationReport migrate(Session& session, const MigrationOptions& options);
 
 }  // namespace eye::db

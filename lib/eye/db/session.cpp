@@ -279,9 +279,10 @@ void rethrow_database_error(std::string_view what) {
             throw TempFailError(fmt::format("{} was cancelled: {}", what, first_line(e.what())),
                                 "a statement timeout fired; the database may be overloaded");
         }
-        if (has_class("23")) {
-            // the database refused the data (a foreign key, a check, a unique value)
-            throw TaskFailedError(message, "the data does not fit the table's constraints");
+        if (has_class("22") || has_class("23")) {
+            // the database refused the data (a value too long or out of range, a foreign key,
+            // a check, a unique value)
+            throw DataError(message, "the data does not fit the table's columns or constraints");
         }
         if (has_class("08") || has_class("53") || has_class("57P") || state == "40001" ||
             state == "40P01" || state == "55P03") {

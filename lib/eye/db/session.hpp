@@ -18,7 +18,9 @@
 // The one place SQL passes through. Statements are named and prepared once per session; callers
 // say how many rows they expect, and a surprise is an error that names the statement. Database
 // failures leave here as eye::Error with the exit code of design §4: a connection lost or a
-// statement cancelled is temporary (75), a missing table or column is configuration (78).
+// statement cancelled is temporary (75), a missing table or column or a missing privilege is
+// configuration (78), data the table refuses (SQLSTATE classes 22 and 23) is a DataError, and
+// anything else (a failing trigger, an internal error) is 70.
 namespace eye::db {
 
 struct Statement {

@@ -149,6 +149,7 @@ std::string lowercase(std::string text) {
 }
 
 struct ParsedUrl {
+    std::string scheme;  // lowercase: http or https
     std::string host;
 };
 
@@ -163,7 +164,7 @@ tl::expected<ParsedUrl, Failure> check_url(const std::string& url) {
     if (curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
         CURLUE_OK) {
         return tl::make_unexpected(
-            make_failure(FailureKind::bad_url, fmt::format("malformed url '{}'", url)));
+            make_failure(FailureKind::bad_url, fmt::format("malformed url '{}'", redact_url(url))));
     }
     char* raw = nullptr;
     curl_url_get(handle.get(), CURLUPART_SCHEME, &raw, 0);
@@ -173,16 +174,16 @@ tl::expected<ParsedUrl, Failure> check_url(const std::string& url) {
         return tl::make_unexpected(
             make_failure(FailureKind::bad_url,
                          fmt::format("unsupported url scheme '{}' in '{}' (use http or https)",
-                                     scheme_name, url)));
+                                     scheme_name, redact_url(url))));
     }
     raw = nullptr;
     curl_url_get(handle.get(), CURLUPART_HOST, &raw, 0);
     CurlString host(raw);
     if (!host || *host == '\0') {
-        return tl::make_unexpected(
-            make_failure(FailureKind::bad_url, fmt::format("url '{}' has no host", url)));
+        return tl::make_unexpected(make_failure(
+            FailureKind::bad_url, fmt::format("url '{}' has no host", redact_url(url))));
     }
-    return ParsedUrl{host.get()};
+    return ParsedUrl{scheme_name, host.get()};
 }
 
 std::string connect_error_message(CURL* easy) {
@@ -230,7 +231,7 @@ Failure describe_failure(CURLcode code, const Transfer& transfer, const Request&
         case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_URL_MALFORMAT:
             return make_failure(FailureKind::bad_url,
-                                fmt::format("malformed url '{}'", request.url));
+                                fmt::format("malformed url '{}'", redact_url(request.url)));
         case CURLE_COULDNT_RESOLVE_HOST:
             return make_failure(FailureKind::connect,
                                 fmt::format("could not resolve host '{}'", url.host));
@@ -540,6 +541,35 @@ std::string join_url(std::string_view base, std::string_view path) {
     url += '/';
     url.append(path);
     return url;
+}
+
+std::string redact_url(std::string_view url) {
+    std::string shown(url);
+    std::size_t scheme_end = shown.find("://");
+    if (scheme_end == std::string::npos) {
+        return shown;
+    }
+    std::size_t authority = scheme_end + 3;
+    std::size_t authority_end = shown.find_first_of("/?#", authority);
+    std::size_t at = shown.rfind('@', authority_end);
+    if (at != std::string::npos && at >= authority) {
+        std::size_t colon = shown.find(':', authority);
+        if (colon != std::string::npos && colon < at) {
+            shown.replace(colon + 1, at - colon - 1, "***");
+        }
+    }
+    return shown;
+}
+
+bool is_cleartext_to_remote(std::string_view url) {
+    auto parsed = check_url(std::string(url));
+    if (!parsed || parsed->scheme != "http") {
+        return false;
+    }
+    const std::string& host = parsed->host;
+    bool loopback = host == "localhost" || host == "::1" || host == "[::1]" ||
+                    host.rfind("127.", 0) == 0 || host.rfind("localhost.", 0) == 0;
+    return !loopback;
 }
 
 }  // namespace eye::http

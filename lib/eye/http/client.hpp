@@ -118,4 +118,12 @@ private:
 // "http://host:8000" + "/health" with exactly one slash between them.
 std::string join_url(std::string_view base, std::string_view path);
 
+// The URL with the password of its user information replaced by "***", for messages:
+// "http://eye:***@ai:8000/health".
+std::string redact_url(std::string_view url);
+
+// True for an http:// URL whose host is not this machine (localhost, 127.0.0.0/8, ::1): what it
+// carries, a bearer token included, crosses the network in clear text.
+bool is_cleartext_to_remote(std::string_view url);
+
 }  // namespace eye::http

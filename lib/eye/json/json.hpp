@@ -75,8 +75,18 @@ private:
     rapidjson::Writer<rapidjson::StringBuffer> m_writer;
 };
 
-// Parses a whole document; the error says where and why ("at offset 12: invalid value").
+// How deep parse() lets arrays and objects nest. What eye reads from services is a few levels
+// deep; a document nested deeper is refused rather than followed.
+constexpr int k_max_depth = 64;
+
+// Parses a whole document without recursion (RapidJSON's iterative parser), refusing one nested
+// deeper than k_max_depth, so a hostile body such as 8 MB of "[[[[" is an error, not a stack
+// overflow. The error says where and why ("at offset 12: invalid value", "at offset 64: nested
+// deeper than 64 levels").
 tl::expected<rapidjson::Document, std::string> parse(std::string_view text);
+
+// Whether a parse() error is the depth limit rather than text that is not JSON.
+bool is_too_deep(std::string_view error);
 
 // Typed member access that treats a missing member and one of the wrong type alike.
 const rapidjson::Value* member(const rapidjson::Value& object, const char* name);

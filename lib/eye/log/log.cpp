@@ -145,4 +145,40 @@ void write(Level level, std::string_view message) {
     }
 }
 
+RedactingBuffer::int_type RedactingBuffer::overflow(int_type c) {
+    if (traits_type::eq_int_type(c, traits_type::eof())) {
+        return traits_type::not_eof(c);
+    }
+    m_pending += traits_type::to_char_type(c);
+    if (m_pending.back() == '\n') {
+        pass_lines();
+    }
+    return c;
+}
+
+std::streamsize RedactingBuffer::xsputn(const char* text, std::streamsize count) {
+    m_pending.append(text, static_cast<std::size_t>(count));
+    pass_lines();
+    return count;
+}
+
+int RedactingBuffer::sync() {
+    pass_lines();
+    if (!m_pending.empty()) {
+        m_target << redact(std::move(m_pending));
+        m_pending.clear();
+    }
+    m_target.flush();
+    return m_target ? 0 : -1;
+}
+
+void RedactingBuffer::pass_lines() {
+    auto end = m_pending.rfind('\n');
+    if (end == std::string::npos) {
+        return;
+    }
+    m_target << redact(m_pending.substr(0, end + 1));
+    m_pending.erase(0, end + 1);
+}
+
 }  // namespace eye::log

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <optional>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,26 @@ void add_secret(std::string secret);
 std::string redact(std::string text);
 
 void write(Level level, std::string_view message);
+
+// A stream buffer that passes what is written to it through redact() a line at a time, on to
+// `target`: the runner puts a task's reports (stdout) through one, so a secret that reached a
+// message cannot reach the terminal or a script either. Flushing passes a partial line on too.
+class RedactingBuffer : public std::streambuf {
+public:
+    explicit RedactingBuffer(std::ostream& target) : m_target(target) {}
+    ~RedactingBuffer() override { sync(); }
+
+protected:
+    int_type overflow(int_type c) override;
+    std::streamsize xsputn(const char* text, std::streamsize count) override;
+    int sync() override;
+
+private:
+    void pass_lines();
+
+    std::ostream& m_target;
+    std::string m_pending;
+};
 
 template <typename... Args>
 void error(fmt::format_string<Args...> format, Args&&... args) {

@@ -12,10 +12,15 @@ namespace {
 
 const db::Statement k_count_stale{
     "queue.count_stale",
-    "SELECT count(*), count(*) FILTER (WHERE attempts >= max_attempts) "
+    "SELECT count(*), count(*) FILTER (WHERE attempts >= max_attempts AND rescues >= $2) "
     "FROM eye.jobs WHERE status = 'running' AND heartbeat_at < $1::timestamptz"};
 
-// $1: heartbeat cutoff, $2: now, $3: the channel to NOTIFY
+// A job whose worker died goes back to the queue. On its last attempt it is given that attempt
+// back (a database outage or a restart is not the image's fault), unless it has lost its worker
+// this many times already: an image that kills every worker that tries it must fail for good.
+constexpr int k_rescues_before_failing = 2;
+
+// $1: heartbeat cutoff, $2: now, $3: the channel to NOTIFY, $4: k_rescues_before_failing
 const db::Statement k_rescue_stale{"queue.rescue_stale",
                                    R"sql(
 WITH stale AS (
@@ -25,23 +30,24 @@ WITH stale AS (
 ), requeued AS (
     UPDATE eye.jobs j
     SET status = 'queued', available_at = $2::timestamptz, worker_id = NULL, started_at = NULL,
-        heartbeat_at = NULL,
+        heartbeat_at = NULL, rescues = j.rescues + 1,
+        attempts = least(j.attempts, j.max_attempts - 1),
         last_error = 'the worker stopped sending heartbeats; job returned to the queue'
     FROM stale
     WHERE j.id = stale.id AND j.status = 'running' AND j.heartbeat_at < $1::timestamptz
-      AND j.attempts < j.max_attempts
+      AND (j.attempts < j.max_attempts OR j.rescues < $4)
     RETURNING j.media_id, j.previous_status
 ), exhausted AS (
     DELETE FROM eye.jobs j
     USING stale
     WHERE j.id = stale.id AND j.status = 'running' AND j.heartbeat_at < $1::timestamptz
-      AND j.attempts >= j.max_attempts
+      AND j.attempts >= j.max_attempts AND j.rescues >= $4
     RETURNING j.*
 ), failed AS (
     INSERT INTO eye.failed_jobs (job_id, kind, media_id, attempts, reason, error, worker_id,
                                  created_at, failed_at)
     SELECT id, kind, media_id, attempts, reason,
-           'the worker stopped sending heartbeats during the last attempt', worker_id,
+           'the worker stopped sending heartbeats during the last attempt, again', worker_id,
            created_at, $2::timestamptz
     FROM exhausted
     RETURNING media_id
@@ -68,7 +74,8 @@ WITH stale AS (
     INSERT INTO eye.media_state AS s (media_id, status, failed_at, consecutive_failures,
                                       last_error, updated_at)
     SELECT media_id, 'failed', $2::timestamptz, 1,
-           'the worker stopped sending heartbeats during the last attempt', $2::timestamptz
+           'the worker stopped sending heartbeats during the last attempt, again',
+           $2::timestamptz
     FROM exhausted
     ON CONFLICT (media_id) DO UPDATE
     SET status = 'failed', failed_at = excluded.failed_at,
@@ -131,11 +138,13 @@ WITH picked AS (
         processing_attempts = coalesce(m.processing_attempts, 0) + 1,
         updated_at = $2::timestamptz::timestamp
     FROM claimed c
-    WHERE m.id = c.media_id AND m.deleted_at IS NULL
+    WHERE m.id = c.media_id AND m.deleted_at IS NULL AND m.media_type = 'image'
     RETURNING m.id, m.file_path, m.mime_type
 )
 SELECT c.id, c.media_id, c.kind, c.attempts, c.max_attempts, c.previous_status,
-       media.file_path, media.mime_type, media.id IS NULL
+       media.file_path, media.mime_type, media.id IS NULL,
+       CASE WHEN media.id IS NULL THEN (SELECT o.media_type FROM media_files o
+                                        WHERE o.id = c.media_id AND o.deleted_at IS NULL) END
 FROM claimed c LEFT JOIN media ON media.id = c.media_id
 ORDER BY c.id
 )sql";
@@ -165,7 +174,7 @@ const db::Statement k_complete{
     "       heartbeat_at = $3::timestamptz, last_error = NULL "
     "WHERE id = $1 AND status = 'running' AND worker_id = $2"};
 
-// $1 job, $2 worker, $3 error, $4 due time of the retry, $5 now
+// $1 job, $2 worker, $3 error, $4 due time of the retry, $5 now, $6 the error users are shown
 const db::Statement k_retry{"queue.retry",
                             R"sql(
 WITH job AS (
@@ -178,7 +187,7 @@ WITH job AS (
     UPDATE media_files m
     SET processing_status = job.previous_status,
         processing_error = CASE WHEN job.previous_status = 'completed' THEN m.processing_error
-                                ELSE $3 END,
+                                ELSE $6 END,
         updated_at = $5::timestamptz::timestamp
     FROM job
     WHERE m.id = job.media_id AND m.processing_status = 'processing'
@@ -188,7 +197,7 @@ WITH job AS (
 SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM media)
 )sql"};
 
-// $1 job, $2 worker, $3 error, $4 now
+// $1 job, $2 worker, $3 error, $4 now, $5 the error users are shown
 const db::Statement k_give_up{"queue.give_up",
                               R"sql(
 WITH job AS (
@@ -206,7 +215,7 @@ WITH job AS (
     SET processing_status = CASE WHEN job.previous_status = 'completed' THEN 'completed'
                                  ELSE 'failed' END,
         processing_error = CASE WHEN job.previous_status = 'completed' THEN m.processing_error
-                                ELSE $3 END,
+                                ELSE $5 END,
         updated_at = $4::timestamptz::timestamp
     FROM job
     WHERE m.id = job.media_id AND m.processing_status = 'processing'
@@ -248,8 +257,7 @@ SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM media), (SELECT count(*
 
 const db::Statement k_drop_missing{
     "queue.drop_missing",
-    "UPDATE eye.jobs SET status = 'completed', finished_at = $3::timestamptz, "
-    "       last_error = 'the image no longer exists' "
+    "UPDATE eye.jobs SET status = 'completed', finished_at = $3::timestamptz, last_error = $4 "
     "WHERE id = $1 AND status = 'running' AND worker_id = $2"};
 
 }  // namespace
@@ -281,6 +289,7 @@ std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id,
         job.file_path = row[6].is_null() ? std::string() : row[6].as<std::string>();
         job.mime_type = row[7].is_null() ? std::string() : row[7].as<std::string>();
         job.media_missing = row[8].as<bool>();
+        job.other_media_type = row[9].is_null() ? std::string() : row[9].as<std::string>();
         jobs.push_back(std::move(job));
     }
     return jobs;
@@ -304,15 +313,16 @@ bool complete(db::Transaction& tx, const ClaimedJob& job, const std::string& wor
 }
 
 FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-                 FailureKind kind, const std::string& error, Milliseconds backoff, TimePoint now) {
+                 const Failure& failure, Milliseconds backoff, TimePoint now) {
     FailOutcome outcome;
-    if (kind == FailureKind::temporary && job.attempts < job.max_attempts) {
-        auto row = tx.one(k_retry, job.id, worker_id, error, now + backoff, now);
+    if (failure.kind == FailureKind::temporary && job.attempts < job.max_attempts) {
+        auto row =
+            tx.one(k_retry, job.id, worker_id, failure.error, now + backoff, now, failure.shown);
         outcome.held = row[0].as<std::int64_t>() == 1;
         outcome.retried = outcome.held;
         return outcome;
     }
-    auto row = tx.one(k_give_up, job.id, worker_id, error, now);
+    auto row = tx.one(k_give_up, job.id, worker_id, failure.error, now, failure.shown);
     outcome.held = row[0].as<std::int64_t>() == 1;
     outcome.gave_up = outcome.held;
     return outcome;
@@ -328,16 +338,20 @@ std::int64_t release(db::Transaction& tx, const std::vector<std::int64_t>& job_i
 
 void drop_missing(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
                   TimePoint now) {
-    tx.none(k_drop_missing, job.id, worker_id, now);
+    tx.none(k_drop_missing, job.id, worker_id, now,
+            job.other_media_type.empty()
+                ? std::string("the image no longer exists")
+                : fmt::format("media_type is '{}', not an image: nothing to analyze",
+                              job.other_media_type));
 }
 
 StuckJobs count_stale_jobs(db::Transaction& tx, TimePoint heartbeat_cutoff) {
-    auto row = tx.one(k_count_stale, heartbeat_cutoff);
+    auto row = tx.one(k_count_stale, heartbeat_cutoff, k_rescues_before_failing);
     return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
 }
 
 Rescue rescue_stale_jobs(db::Transaction& tx, TimePoint now, TimePoint heartbeat_cutoff) {
-    auto row = tx.one(k_rescue_stale, heartbeat_cutoff, now, k_channel);
+    auto row = tx.one(k_rescue_stale, heartbeat_cutoff, now, k_channel, k_rescues_before_failing);
     return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
 }
 

@@ -16,7 +16,7 @@ constexpr const char* k_channel = "eye_jobs";
 
 struct StuckJobs {
     std::int64_t stale = 0;      // running jobs whose heartbeat is older than the cutoff
-    std::int64_t exhausted = 0;  // of those, jobs with no attempts left
+    std::int64_t exhausted = 0;  // of those, jobs a rescue would fail for good
 };
 
 // Counts running jobs whose heartbeat is older than `heartbeat_cutoff`.
@@ -24,14 +24,16 @@ StuckJobs count_stale_jobs(db::Transaction& tx, TimePoint heartbeat_cutoff);
 
 struct Rescue {
     std::int64_t requeued = 0;  // back in the queue, image back to the status it had before
-    std::int64_t failed = 0;    // attempts used up: moved to eye.failed_jobs
+    std::int64_t failed = 0;    // lost their worker too often: moved to eye.failed_jobs
 };
 
-// Puts running jobs whose heartbeat is older than `heartbeat_cutoff` back in the queue, or into
-// eye.failed_jobs when their attempts are used up, in one statement. A job whose worker sent a
-// heartbeat or finished meanwhile is left alone. Images return to the status they had before
-// the claim; an image whose last attempt died keeps a good earlier analysis (status completed)
-// and is marked failed otherwise.
+// Puts running jobs whose heartbeat is older than `heartbeat_cutoff` back in the queue, in one
+// statement. A worker that died is rarely the image's fault (an outage, a restart, a node
+// drained), so a job on its last attempt gets that attempt back; only a job that has lost its
+// worker twice before and is out of attempts moves to eye.failed_jobs. A job whose worker sent
+// a heartbeat or finished meanwhile is left alone. Images return to the status they had before
+// the claim; an image that fails here keeps a good earlier analysis (status completed) and is
+// marked failed otherwise.
 Rescue rescue_stale_jobs(db::Transaction& tx, TimePoint now, TimePoint heartbeat_cutoff);
 
 struct Enqueued {
@@ -50,8 +52,10 @@ struct EnqueueOptions {
 Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids,
                  const EnqueueOptions& options, TimePoint now);
 
-// A job a worker claimed, with what it needs of its image. `file_path` is empty when the image
-// was deleted (soft or hard) after the job was queued.
+// A job a worker claimed, with what it needs of its image. The analyzers analyze images only:
+// `media_missing` is set when the row was deleted (soft or hard) after the job was queued, or
+// is of another media type (`other_media_type`: a video queued by hand), which is then left
+// untouched.
 struct ClaimedJob {
     std::int64_t id = 0;
     std::int64_t media_id = 0;
@@ -62,12 +66,13 @@ struct ClaimedJob {
     std::string file_path;
     std::string mime_type;
     bool media_missing = false;
+    std::string other_media_type;
 };
 
 // Claims up to `limit` due jobs in one statement (FOR UPDATE SKIP LOCKED, by priority, due time,
 // id): each becomes running with a fresh heartbeat and one more attempt, allowed `max_attempts`
 // in all (the worker's --tries), and its image becomes 'processing' with processing_started_at
-// and processing_attempts + 1.
+// and processing_attempts + 1. A row that is not an image is not touched.
 std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
                               TimePoint now, int max_attempts);
 
@@ -83,6 +88,15 @@ bool complete(db::Transaction& tx, const ClaimedJob& job, const std::string& wor
 
 enum class FailureKind { temporary, permanent };
 
+// A failed attempt, told twice: in full for the operator (eye.jobs.last_error,
+// eye.failed_jobs.error, eye.media_state.last_error), and without the internals (absolute paths,
+// service addresses) for media_files.processing_error, which the application shows its users.
+struct Failure {
+    FailureKind kind = FailureKind::temporary;
+    std::string error;
+    std::string shown;
+};
+
 struct FailOutcome {
     bool held = false;     // false: the job was no longer this worker's; nothing was changed
     bool retried = false;  // back in the queue, due after the backoff
@@ -91,17 +105,18 @@ struct FailOutcome {
 
 // Records a failed attempt. A temporary failure with attempts left goes back to the queue, due
 // after `backoff`, and the image returns to its previous status. Otherwise the job moves to
-// eye.failed_jobs, the image becomes 'failed' with the error (but keeps 'completed' and its
-// results when an earlier analysis was good), and eye.media_state counts the failure.
+// eye.failed_jobs, the image becomes 'failed' with the shown error (but keeps 'completed' and
+// its results when an earlier analysis was good), and eye.media_state counts the failure.
 FailOutcome fail(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
-                 FailureKind kind, const std::string& error, Milliseconds backoff, TimePoint now);
+                 const Failure& failure, Milliseconds backoff, TimePoint now);
 
 // Gives jobs back to the queue untried (a worker stopping): the attempt is not counted and the
 // images return to their previous status. Returns how many were released.
 std::int64_t release(db::Transaction& tx, const std::vector<std::int64_t>& job_ids,
                      const std::string& worker_id, TimePoint now);
 
-// The job a worker claimed for an image that no longer exists: completed without analysis.
+// The job a worker claimed for an image that no longer exists, or for a row that is not an
+// image: completed without analysis, the reason in last_error.
 void drop_missing(db::Transaction& tx, const ClaimedJob& job, const std::string& worker_id,
                   TimePoint now);
 

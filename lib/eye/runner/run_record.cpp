@@ -153,8 +153,9 @@ std::size_t close_abandoned(db::Session& session, std::int64_t except_id,
 
 void finish(db::Session& session, std::int64_t run_id, const Outcome& outcome) {
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    // a summary quotes messages, and a message can quote what should never be stored
     tx.none(k_finish_run, run_id, std::string(run_status_name(outcome.status)),
-            to_int(outcome.exit), outcome.summary_json);
+            to_int(outcome.exit), log::redact(outcome.summary_json));
 }
 
 }  // namespace eye::run_record

@@ -16,6 +16,7 @@
 #include "eye/core/time.hpp"
 #include "eye/db/conninfo.hpp"
 #include "eye/db/schema.hpp"
+#include "eye/http/client.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
 #include "eye/runner/reporting.hpp"
@@ -101,6 +102,39 @@ std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed) {
     parsed.invocation = command.make();
     parsed.invocation->add_options(*app, parsed.config);
     return app;
+}
+
+// Secrets are known before anything can log them: the AI token, the database password and the
+// ping URL's key (its path) never reach a log line, a run record or a report.
+void register_secrets(const Config& config) {
+    log::add_secret(config.ai_token);
+    if (auto conninfo = db::ConnInfo::parse(config.database_url)) {
+        log::add_secret(conninfo->password());
+    }
+}
+
+// Settings that expose a secret: on the command line every user of the machine can read it,
+// and a bearer token over plain http to another host crosses the network readable.
+void warn_about_exposed_secrets(const Config& config) {
+    if (!config.ai_token.empty() && options::given_on_command_line("--ai-token")) {
+        log::warning(
+            "--ai-token on the command line can be read by every user of this machine (ps, "
+            "/proc); hint: set EYE_AI_TOKEN or EYE_AI_TOKEN_FILE instead");
+    }
+    if (options::given_on_command_line("--database-url")) {
+        auto conninfo = db::ConnInfo::parse(config.database_url);
+        if (conninfo && !conninfo->password().empty()) {
+            log::warning(
+                "--database-url with a password can be read by every user of this machine (ps, "
+                "/proc); hint: set EYE_DATABASE_URL or EYE_DATABASE_URL_FILE, or use ~/.pgpass");
+        }
+    }
+    if (!config.ai_token.empty() && http::is_cleartext_to_remote(config.ai_url)) {
+        log::warning(
+            "the AI token is sent in clear text to '{}'; hint: use https, or keep the AI "
+            "service on a private network",
+            http::redact_url(config.ai_url));
+    }
 }
 
 // Parses the command line; returns an exit code when the run should end here (help, errors).
@@ -302,6 +336,7 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
             return *done;
         }
         resolve_config(parsed.config);
+        register_secrets(parsed.config);
         parsed.invocation->validate(parsed.config);
         if (auto conninfo = db::ConnInfo::parse(parsed.config.database_url); !conninfo) {
             throw ConfigError(
@@ -319,12 +354,16 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     log::configure(log::parse_level(parsed.config.log_level).value_or(log::Level::info),
                    log::parse_format(parsed.config.log_format).value_or(log::Format::text),
                    display);
-    log::add_secret(parsed.config.ai_token);
+    warn_about_exposed_secrets(parsed.config);
     stop::install_handlers();
 
-    Run run{command, args, parsed, out, display, host_name(), static_cast<int>(getpid()), {}, {}};
-    Context context{parsed.config, out, display, command.task, nullptr, {},
-                    ExitCode::ok,  {},  false};
+    // what the task reports passes through redaction on its way out, as log lines do
+    log::RedactingBuffer redacting(out);
+    std::ostream report(&redacting);
+    Run run{command, args, parsed, report, display, host_name(), static_cast<int>(getpid()),
+            {},      {}};
+    Context context{parsed.config, report, display, command.task, nullptr, {},
+                    ExitCode::ok,  {},     false};
     context.dry_run = parsed.dry_run;
     auto started_wall = std::chrono::system_clock::now();
     auto started = Clock::now();

@@ -1,10 +1,13 @@
 #include "eye/runner/umbrella.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "eye/core/stop.hpp"
 #include "eye/runner/runner.hpp"
 
 namespace eye {
@@ -40,13 +43,30 @@ const Command* find_program(const CommandTable& table, std::string_view program)
     return nullptr;
 }
 
+namespace {
+
+// A run that left threads behind (see stop::leave_threads_behind) ends the process here, its
+// output flushed, instead of returning into static destructors that those threads may still
+// use.
+int finish(int code) {
+    if (stop::threads_left_behind()) {
+        std::cout.flush();
+        std::fflush(nullptr);
+        std::_Exit(code);
+    }
+    return code;
+}
+
+}  // namespace
+
 int run_program(const CommandTable& table, std::string_view program, int argc, char** argv) {
     const Command* command = find_program(table, program);
     if (command == nullptr) {
         std::cerr << fmt::format("{}: no such command in eye's command table\n", program);
         return to_int(ExitCode::software);
     }
-    return run_command(*command, std::vector<std::string>(argv + 1, argv + argc), std::cout);
+    return finish(
+        run_command(*command, std::vector<std::string>(argv + 1, argv + argc), std::cout));
 }
 
 int run_umbrella(const CommandTable& table, int argc, char** argv) {
@@ -80,7 +100,8 @@ int run_umbrella(const CommandTable& table, int argc, char** argv) {
         log_error_with_hint(fmt::format("unknown command '{}'", args[0]), "see 'eye list'");
         return to_int(ExitCode::usage);
     }
-    return run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()), std::cout);
+    return finish(
+        run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()), std::cout));
 }
 
 }  // namespace eye

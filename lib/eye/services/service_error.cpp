@@ -72,20 +72,7 @@ std::string_view service_error_kind_name(ServiceError::Kind kind) {
 }
 
 std::string describe_call(std::string_view method, std::string_view url) {
-    std::string shown(url);
-    std::size_t scheme_end = shown.find("://");
-    if (scheme_end != std::string::npos) {
-        std::size_t authority = scheme_end + 3;
-        std::size_t authority_end = shown.find_first_of("/?#", authority);
-        std::size_t at = shown.rfind('@', authority_end);
-        if (at != std::string::npos && at >= authority) {
-            std::size_t colon = shown.find(':', authority);
-            if (colon != std::string::npos && colon < at) {
-                shown.replace(colon + 1, at - colon - 1, "***");
-            }
-        }
-    }
-    return fmt::format("{} {}", method, shown);
+    return fmt::format("{} {}", method, http::redact_url(url));
 }
 
 std::string error_detail(std::string_view body) {
@@ -169,8 +156,11 @@ ServiceResult<rapidjson::Document> parse_object(std::string_view call, std::stri
     }
     auto document = json::parse(body);
     if (!document) {
-        return tl::make_unexpected(
-            bad_response(call, fmt::format("not JSON (starts with '{}')", body_excerpt(body))));
+        return tl::make_unexpected(bad_response(
+            call, json::is_too_deep(document.error())
+                      ? fmt::format("JSON too deep to read ({}; starts with '{}')",
+                                    document.error(), body_excerpt(body))
+                      : fmt::format("not JSON (starts with '{}')", body_excerpt(body))));
     }
     if (!document->IsObject()) {
         return tl::make_unexpected(bad_response(

@@ -58,6 +58,10 @@ void add_migrate_options(CLI::App& app, Config&, MigrateOptions& options) {
                      "length of media_files.embedding when db:migrate creates the table "
                      "(upstream: 512)",
                      1, 16000);
+    options::add_duration(app, "--lock-timeout", options.lock_timeout,
+                          "give up (exit 75, run it again) when a step waits longer for a lock; "
+                          "an index build it interrupts is redone by the next run",
+                          Milliseconds(1));
     options::add_choice(app, "--format", options.format, "report as text or JSON",
                         {"text", "json"});
 }
@@ -66,6 +70,7 @@ Outcome run_migrate(Context& context, const MigrateOptions& options) {
     db::MigrationOptions migration;
     migration.embedding_dimensions = static_cast<int>(options.embedding_dimensions);
     migration.dry_run = context.dry_run;
+    migration.lock_timeout = options.lock_timeout;
     auto report = db::migrate(*context.db, migration);
 
     Outcome outcome;

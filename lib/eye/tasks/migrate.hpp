@@ -7,6 +7,7 @@ namespace eye::tasks {
 
 struct MigrateOptions {
     long long embedding_dimensions = 512;
+    Milliseconds lock_timeout{60'000};
     std::string format = "text";
 };
 

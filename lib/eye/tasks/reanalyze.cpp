@@ -65,11 +65,16 @@ std::string failed_sql() {
                             "");
 }
 
-std::string missing_sql(bool has_embedding) {
+// $4 current analyzer, $5 current model version. An image whose last analysis by this analyzer
+// and model version succeeded lacks only what that analyzer cannot give (an embedding of an SVG,
+// a description the model left empty): picking it again would change nothing, run after run.
+std::string missing_sql(bool embedding_counts) {
     return select_then_read(
         "m.id",
-        fmt::format("m.media_type = $1 AND {} AND {} AND {}", db::missing_rows(has_embedding),
-                    k_not_queued, k_not_hopeless),
+        fmt::format("m.media_type = $1 AND {} AND {} AND {} AND NOT EXISTS (SELECT 1 FROM "
+                    "eye.media_state s WHERE s.media_id = m.id AND s.status = 'completed' AND "
+                    "s.analyzer = $4 AND s.model_version = $5)",
+                    db::missing_rows(embedding_counts), k_not_queued, k_not_hopeless),
         "");
 }
 
@@ -278,11 +283,9 @@ std::string report_json(const ReanalyzeOptions& options, const std::vector<Selec
 
 }  // namespace
 
-std::vector<Selection> select_for_reanalysis(db::Session& session, const ReanalyzeOptions& options,
-                                             const std::string& analyzer,
-                                             const std::string& model_version,
+std::vector<Selection> select_for_reanalysis(db::Transaction& tx, const ReanalyzeOptions& options,
+                                             const CurrentAnalyzer& current,
                                              bool remember_position) {
-    db::Transaction tx(session, db::Transaction::Mode::autocommit);
     if (options.priority == "random") {
         return select_random(tx, options);
     }
@@ -298,23 +301,26 @@ std::vector<Selection> select_for_reanalysis(db::Session& session, const Reanaly
     }
     if (options.priority == "outdated") {
         static const Query query{"reanalyze.outdated", outdated_sql()};
-        auto rows = read_rows(tx.many(query.statement(), options.media_type, options.batch,
-                                      options.max_reanalyze_attempts, analyzer, model_version));
+        auto rows =
+            read_rows(tx.many(query.statement(), options.media_type, options.batch,
+                              options.max_reanalyze_attempts, current.name, current.model_version));
         select_unanalyzed(tx, options, rows, remember_position);
         return rows;
     }
     if (options.priority == "missing") {
-        bool has_embedding = tx.one(k_embedding_exists)[0].as<bool>();
+        bool embedding_counts =
+            current.gives_embeddings && tx.one(k_embedding_exists)[0].as<bool>();
         static const Query with{"reanalyze.missing", missing_sql(true)};
-        static const Query without{"reanalyze.missing_no_embedding", missing_sql(false)};
-        return read_rows(tx.many((has_embedding ? with : without).statement(), options.media_type,
-                                 options.batch, options.max_reanalyze_attempts));
+        static const Query without{"reanalyze.missing_undescribed", missing_sql(false)};
+        return read_rows(tx.many((embedding_counts ? with : without).statement(),
+                                 options.media_type, options.batch, options.max_reanalyze_attempts,
+                                 current.name, current.model_version));
     }
     throw UsageError(fmt::format("unknown priority '{}'", options.priority),
                      "use oldest, failed, random, outdated or missing");
 }
 
-std::string reanalysis_sql(const std::string& priority, bool has_embedding) {
+std::string reanalysis_sql(const std::string& priority, bool embedding_counts) {
     if (priority == "oldest") {
         return oldest_sql();
     }
@@ -328,7 +334,7 @@ std::string reanalysis_sql(const std::string& priority, bool has_embedding) {
         return unanalyzed_sql();
     }
     if (priority == "missing") {
-        return missing_sql(has_embedding);
+        return missing_sql(embedding_counts);
     }
     if (priority == "random") {
         return random_probe_sql();
@@ -348,8 +354,10 @@ void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& opti
                         "outdated: analyzed by another analyzer or model version; missing: "
                         "pending, or completed without an embedding or a description",
                         {"oldest", "failed", "random", "outdated", "missing"});
-    options::add_string(app, "--media-type", options.media_type,
-                        "media_files.media_type to pick from");
+    options::add_choice(app, "--media-type", options.media_type,
+                        "media_files.media_type to pick from; eye's analyzers analyze images "
+                        "only",
+                        {"image"});
     options::add_int(app, "--max-reanalyze-attempts", options.max_reanalyze_attempts,
                      "skip images whose last this many analyses all failed", 1, 1000);
     options::add_choice(app, "--format", options.format, "report as text or JSON",
@@ -357,16 +365,18 @@ void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& opti
 }
 
 Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
-    std::string analyzer_name;
-    std::string model_version;
-    if (options.priority == "outdated") {
-        // what the worker would analyze with now; building it calls no service
+    // what the worker would analyze with now; building it calls no service
+    CurrentAnalyzer current;
+    {
         auto analyzer = analyzers::make_analyzer(context.config, 0);
-        analyzer_name = analyzer->name();
-        model_version = analyzer->model_version();
+        current.name = analyzer->name();
+        current.model_version = analyzer->model_version();
+        current.gives_embeddings = analyzer->gives_embeddings();
     }
-    auto selected =
-        select_for_reanalysis(*context.db, options, analyzer_name, model_version, !context.dry_run);
+    // the selection, the walk's new position and the queueing commit together: a failed queueing
+    // must not move the walk past images it never queued
+    db::Transaction tx(*context.db);
+    auto selected = select_for_reanalysis(tx, options, current, !context.dry_run);
 
     queue::Enqueued queued;
     if (!context.dry_run && !selected.empty()) {
@@ -374,11 +384,12 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
         for (const auto& row : selected) {
             ids.push_back(row.id);
         }
-        db::Transaction tx(*context.db);
         queue::EnqueueOptions enqueue;
         enqueue.reason = "reanalyze:" + options.priority;
         enqueue.priority = k_reanalysis_priority;
         queued = queue::enqueue(tx, ids, enqueue, context.now);
+    }
+    if (!context.dry_run) {
         tx.commit();
     }
 

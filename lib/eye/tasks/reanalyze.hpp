@@ -27,25 +27,33 @@ struct ReanalyzeOptions {
 void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& options);
 Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options);
 
-// The images a priority picks now, without queueing them. `analyzer` and `model_version` are the
-// current ones (for "outdated").
+// The analyzer the worker would analyze with now: "outdated" picks what another one analyzed,
+// and "missing" does not ask for what this one cannot give.
+struct CurrentAnalyzer {
+    std::string name;           // "builtin"
+    std::string model_version;  // "builtin-1"
+    bool gives_embeddings = true;
+};
+
+// The images a priority picks now, in `tx`, without queueing them.
 struct Selection {
     std::int64_t id = 0;
     std::string file_path;
     std::string status;
 };
 // With `remember_position`, "outdated" stores how far its walk over images eye never analyzed
-// got, so the next run goes on from there (a dry run does not).
-std::vector<Selection> select_for_reanalysis(db::Session& session, const ReanalyzeOptions& options,
-                                             const std::string& analyzer,
-                                             const std::string& model_version,
+// got, in `tx`, so the next run goes on from there (a dry run does not): committed with the
+// queueing of what it picked, or not at all.
+std::vector<Selection> select_for_reanalysis(db::Transaction& tx, const ReanalyzeOptions& options,
+                                             const CurrentAnalyzer& current,
                                              bool remember_position = false);
 
 // The SQL a priority selects with, for EXPLAIN in benchmarks and docs. Parameters: $1 media
-// type, $2 batch, $3 max consecutive failures; outdated: $4 analyzer, $5 model version; random
-// (the probe): $4 probes, $5 ids already picked (bigint[]); "unanalyzed" (the part of outdated
-// that walks images eye never analyzed): $4 the id to start after, $5 the window's size, $6 the
-// largest id to look at.
-std::string reanalysis_sql(const std::string& priority, bool has_embedding);
+// type, $2 batch, $3 max consecutive failures; outdated and missing: $4 analyzer, $5 model
+// version; random (the probe): $4 probes, $5 ids already picked (bigint[]); "unanalyzed" (the
+// part of outdated that walks images eye never analyzed): $4 the id to start after, $5 the
+// window's size, $6 the largest id to look at. For missing, `embedding_counts` says whether an
+// image without an embedding is missing one (the column exists and the analyzer gives them).
+std::string reanalysis_sql(const std::string& priority, bool embedding_counts);
 
 }  // namespace eye::tasks

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <signal.h>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 
 #include "eye/commands/commands.hpp"
 #include "eye/json/json.hpp"
+#include "eye/runner/run_record.hpp"
 #include "eye/runner/runner.hpp"
 #include "eye/runner/umbrella.hpp"
 #include "support/database.hpp"
@@ -239,15 +241,20 @@ TEST_CASE("--fix --dry-run reports what it would fix and writes nothing but its 
     CHECK(db.query_value("SELECT dry_run FROM eye.runs WHERE task = 'monitor'") == "t");
 }
 
-TEST_CASE("stuck jobs go back to the queue, or to failed jobs when their attempts are used up") {
+TEST_CASE(
+    "stuck jobs go back to the queue, or to failed jobs once they have lost their worker "
+    "three times") {
     TestDatabase db;
     auto retry = insert_media(db, processing(3));
     auto retry_job = insert_job(db, JobRow(retry).running(3).tried(1));
+    // an outage during the last attempt is not the image's fault: it gets the attempt back
+    auto outage = insert_media(db, processing(3));
+    auto outage_job = insert_job(db, JobRow(outage).running(3).tried(3, 3));
     auto last = insert_media(db, processing(3));
-    insert_job(db, JobRow(last).running(3).tried(3, 3));
+    insert_job(db, JobRow(last).running(3).tried(3, 3).rescued(2));
     // a re-analysis of a good image whose last attempt died keeps its earlier result
     auto good = insert_media(db, processing(3).described("a cat"));
-    insert_job(db, JobRow(good).running(3).tried(3, 3).before("completed"));
+    insert_job(db, JobRow(good).running(3).tried(3, 3).before("completed").rescued(2));
     auto live = insert_media(db, processing(3));
     insert_job(db, JobRow(live).running(0.2).tried(1));
 
@@ -255,8 +262,13 @@ TEST_CASE("stuck jobs go back to the queue, or to failed jobs when their attempt
     auto report = report_of(result);
     const auto* fix = fix_of(report, "stuck_jobs");
     REQUIRE(fix != nullptr);
-    CHECK((*fix)["requeued"].GetInt64() == 1);
+    CHECK((*fix)["requeued"].GetInt64() == 2);
     CHECK((*fix)["failed"].GetInt64() == 2);
+    CHECK(db.query_value(fmt::format("SELECT status || ' ' || attempts || ' ' || rescues FROM "
+                                     "eye.jobs WHERE id = {}",
+                                     outage_job)) == "queued 2 1");
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     outage)) == "pending");
     CHECK(db.query_value(fmt::format("SELECT status || ' ' || (worker_id IS NULL) FROM eye.jobs "
                                      "WHERE id = {}",
                                      retry_job)) == "queued true");
@@ -445,7 +457,8 @@ TEST_CASE("the AI service check maps every answer of /health to a status") {
                                            {"html", "critical", "not JSON"},
                                            {"not-json", "critical", "not JSON"},
                                            {"error500", "critical", "HTTP 500"},
-                                           {"hang", "critical", "timed out"}}) {
+                                           {"hang", "critical", "timed out"},
+                                           {"deep-json", "critical", "nested deeper than 64"}}) {
         INFO("mode " << c.mode);
         FakeServices fake(true, false, {"--ai-mode", c.mode});
         auto result =
@@ -546,6 +559,29 @@ TEST_CASE("two monitors started at once: one runs and one skips") {
     CHECK(reader.exit_code == 2);
     CHECK_THAT(reader.out, Catch::StartsWith("EYE CRITICAL - ai_service"));
     third.wait();
+}
+
+TEST_CASE("--fix takes the lock however it is given: --fix=true or fix = true in the config") {
+    TestDatabase db;
+    insert_media(db, processing(12));
+    // another repairing monitor holds the lock
+    auto holder = db.connect();
+    REQUIRE(eye::run_record::try_lock(holder, "monitor"));
+    TempDir dir;
+    std::string config = (dir.path / "eye.conf").string();
+    std::ofstream(config) << "fix = true\n";
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"--fix", "--fail-if-locked"},
+                                               {"--fix=true", "--fail-if-locked"},
+                                               {"--config", config, "--fail-if-locked"}}) {
+        INFO(fmt::format("{}", fmt::join(args, " ")));
+        auto result = monitor(db, args);
+        CHECK(result.exit_code == 75);
+        CHECK_THAT(result.err, Catch::Contains("skipped: eye-monitor is already running"));
+    }
+    CHECK(db.query_value("SELECT processing_status FROM media_files") == "processing");
+    // a read-only run is not held up by the lock
+    CHECK(monitor(db, {"--fail-if-locked"}).exit_code == 1);
 }
 
 TEST_CASE("--format=nagios gives one status line with perfdata") {

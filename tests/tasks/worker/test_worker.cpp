@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <signal.h>
 #include <sstream>
@@ -17,6 +19,8 @@
 
 #include "eye/analyzers/analyzer.hpp"
 #include "eye/analyzers/factory.hpp"
+#include "eye/analyzers/media_path.hpp"
+#include "eye/core/error.hpp"
 #include "eye/core/stop.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/queue/queue.hpp"
@@ -45,6 +49,11 @@ public:
         {
             std::lock_guard lock(m_mutex);
             call = ++m_calls[item.id];
+        }
+        if (item.id == hang_for) {
+            // a decoder stuck on a hostile file: deaf to every stop request until released
+            std::unique_lock lock(m_mutex);
+            m_released.wait(lock, [this] { return m_release; });
         }
         // a slow analysis that stops when the worker gives up on it, as a service request does
         auto until = std::chrono::steady_clock::now() + delay;
@@ -80,6 +89,9 @@ public:
         if (item.id == bad_embedding_for) {
             result.embedding = std::vector<float>(10, 0.5f);
         }
+        if (item.id == long_description_for) {
+            result.description = std::string(500, 'x');
+        }
         return result;
     }
 
@@ -92,22 +104,36 @@ public:
         return m_calls;
     }
 
+    // Lets the analysis of hang_for end (its thread writes nothing: the worker gave up on it).
+    void release() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_release = true;
+        }
+        m_released.notify_all();
+    }
+
     std::chrono::milliseconds delay{0};
     int fail_first = 0;
     bool fail_permanently = false;
     int embedding_length = 0;
     bool unavailable = false;
     std::int64_t bad_embedding_for = 0;  // this image gets an embedding too short for the column
+    std::int64_t hang_for = 0;           // this image's analysis hangs until release()
+    std::int64_t long_description_for = 0;
 
 private:
     std::function<bool()> m_should_abort;
     std::mutex m_mutex;
+    std::condition_variable m_released;
+    bool m_release = false;
     std::map<std::int64_t, int> m_calls;
 };
 
 // Runs the worker in this process with the given analyzer, as eye-worker would.
-eye::Outcome run_in_process(const TestDatabase& db, eye::analyzers::Analyzer& analyzer,
-                            eye::tasks::WorkerOptions options, const fs::path& media_root) {
+eye::Outcome run_shared(const TestDatabase& db,
+                        const std::shared_ptr<eye::analyzers::Analyzer>& analyzer,
+                        eye::tasks::WorkerOptions options, const fs::path& media_root) {
     eye::Config config;
     config.media_root = media_root;
     auto session = db.connect();
@@ -116,6 +142,13 @@ eye::Outcome run_in_process(const TestDatabase& db, eye::analyzers::Analyzer& an
                          &session, {},  eye::ExitCode::ok, std::chrono::system_clock::now(),
                          false};
     return eye::tasks::run_worker_with(context, options, analyzer);
+}
+
+eye::Outcome run_in_process(const TestDatabase& db, eye::analyzers::Analyzer& analyzer,
+                            eye::tasks::WorkerOptions options, const fs::path& media_root) {
+    // the test owns the analyzer and outlives the run: a share that does not delete it
+    return run_shared(db, std::shared_ptr<eye::analyzers::Analyzer>(&analyzer, [](auto*) {}),
+                      options, media_root);
 }
 
 eye::tasks::WorkerOptions until_empty() {
@@ -492,4 +525,205 @@ TEST_CASE("a file_path that leads outside EYE_MEDIA_ROOT is refused for good") {
     CHECK(worker.exit_code == 0);
     CHECK_THAT(db.query_value("SELECT error FROM eye.failed_jobs"),
                Catch::Contains("leads outside EYE_MEDIA_ROOT"));
+}
+
+TEST_CASE(
+    "a column renamed under a running worker stops it (78) with every job in hand given back") {
+    TestDatabase db;
+    queued_images(db, 5);
+    ScriptedAnalyzer analyzer;
+    analyzer.delay = std::chrono::milliseconds(600);
+    TempDir root;
+    auto options = until_empty();
+    options.concurrency = 5;
+    std::thread upgrade([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // what an upstream migration could do while the worker runs
+        db.execute("ALTER TABLE media_files RENAME COLUMN description TO summary");
+    });
+    CHECK_THROWS_AS(run_in_process(db, analyzer, options, root.path), eye::ConfigError);
+    upgrade.join();
+    CHECK(analyzer.calls().size() == 5);
+    CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "0");
+    CHECK(db.query_value("SELECT string_agg(DISTINCT status || attempts, ',') FROM eye.jobs") ==
+          "queued0");
+    CHECK(db.query_value("SELECT string_agg(DISTINCT processing_status, ',') FROM media_files") ==
+          "pending");
+}
+
+TEST_CASE("a trigger that fails every write stops the worker (70) instead of failing the queue") {
+    TestDatabase db;
+    queued_images(db, 3);
+    db.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.processing_status = 'completed' THEN RAISE EXCEPTION 'audit log is full'; END IF; "
+        "RETURN NEW; END $$; "
+        "CREATE TRIGGER refuse BEFORE UPDATE ON media_files FOR EACH ROW EXECUTE FUNCTION "
+        "refuse()");
+    ScriptedAnalyzer analyzer;
+    TempDir root;
+    try {
+        run_in_process(db, analyzer, until_empty(), root.path);
+        FAIL("the worker went on");
+    } catch (const eye::Error& e) {
+        CHECK(e.code() == eye::ExitCode::software);
+        CHECK_THAT(e.what(), Catch::Contains("audit log is full"));
+    }
+    CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "0");
+    CHECK(db.query_value(
+              "SELECT count(*) FROM eye.jobs WHERE status = 'queued' AND attempts = 0") == "3");
+}
+
+TEST_CASE("a value too long for its column fails that image only, and the worker goes on") {
+    TestDatabase db;
+    auto images = queued_images(db, 3);
+    db.execute("ALTER TABLE media_files ALTER COLUMN description TYPE varchar(100)");
+    ScriptedAnalyzer analyzer;
+    analyzer.long_description_for = images[1];
+    TempDir root;
+    auto outcome = run_in_process(db, analyzer, until_empty(), root.path);
+    CHECK(outcome.exit == eye::ExitCode::ok);
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                         "'completed'") == "2");
+    CHECK(db.query_value("SELECT media_id FROM eye.failed_jobs") == std::to_string(images[1]));
+    CHECK_THAT(db.query_value("SELECT error FROM eye.failed_jobs"),
+               Catch::Contains("value too long"));
+}
+
+TEST_CASE("an analysis stuck past --timeout frees its slot, and never holds up the exit") {
+    TestDatabase db;
+    auto images = queued_images(db, 3);
+    auto analyzer = std::make_shared<ScriptedAnalyzer>();
+    analyzer->hang_for = images[0];
+    TempDir root;
+    auto options = until_empty();
+    options.timeout = std::chrono::milliseconds(300);
+    options.tries = 1;
+    eye::stop::reset();
+    auto started = std::chrono::steady_clock::now();
+    auto outcome = run_shared(db, analyzer, options, root.path);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+    // one slot, and the other two images were analyzed while the first one hung in it
+    CHECK(outcome.exit == eye::ExitCode::ok);
+    CHECK(took < 300 + 1000 + 1500);
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     images[0])) == "failed");
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                         "'completed'") == "2");
+    CHECK(eye::stop::threads_left_behind());
+    // what the stuck analysis returns once it ends is dropped: its job failed already
+    analyzer->release();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(db.query_value(fmt::format("SELECT description IS NULL FROM media_files WHERE id = {}",
+                                     images[0])) == "t");
+    eye::stop::reset();
+}
+
+TEST_CASE(
+    "SIGTERM with an analysis deaf to it: exit within --grace plus a second, job given back") {
+    TestDatabase db;
+    auto images = queued_images(db, 1);
+    auto analyzer = std::make_shared<ScriptedAnalyzer>();
+    analyzer->hang_for = images[0];
+    TempDir root;
+    auto options = until_empty();
+    options.timeout = std::chrono::milliseconds(0);
+    options.grace = std::chrono::milliseconds(400);
+    eye::stop::reset();
+    std::thread stopper([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        eye::stop::request(SIGTERM);
+    });
+    auto started = std::chrono::steady_clock::now();
+    auto outcome = run_shared(db, analyzer, options, root.path);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+    stopper.join();
+    CHECK(outcome.exit == eye::ExitCode::ok);
+    CHECK(took < 300 + 400 + 1000 + 800);
+    CHECK(db.query_value("SELECT status || ' ' || attempts FROM eye.jobs") == "queued 0");
+    CHECK(eye::stop::threads_left_behind());
+    analyzer->release();
+    eye::stop::reset();
+}
+
+TEST_CASE("losing the database while an analysis hangs ends the worker within seconds (75)") {
+    TestDatabase db;
+    auto images = queued_images(db, 1);
+    auto analyzer = std::make_shared<ScriptedAnalyzer>();
+    analyzer->hang_for = images[0];
+    TempDir root;
+    auto options = until_empty();
+    options.timeout = std::chrono::milliseconds(0);
+    options.heartbeat_interval = std::chrono::milliseconds(100);
+    eye::stop::reset();
+    std::thread outage([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    });
+    auto started = std::chrono::steady_clock::now();
+    try {
+        run_shared(db, analyzer, options, root.path);
+        FAIL("the worker did not notice");
+    } catch (const eye::Error& e) {
+        CHECK(e.code() == eye::ExitCode::temp_fail);
+    }
+    outage.join();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+    analyzer->release();
+    eye::stop::reset();
+}
+
+TEST_CASE("the heartbeat must come well inside --heartbeat-timeout even with --rescue-after 0") {
+    eye::Config config;
+    eye::tasks::WorkerOptions options;
+    options.rescue_after = std::chrono::milliseconds(0);
+    options.heartbeat_interval = std::chrono::minutes(1);
+    CHECK_THROWS_AS(eye::tasks::validate_worker_options(config, options), eye::UsageError);
+    options.heartbeat_timeout = std::chrono::minutes(5);
+    CHECK_NOTHROW(eye::tasks::validate_worker_options(config, options));
+    options.rescue_after = std::chrono::minutes(2);
+    CHECK_THROWS_AS(eye::tasks::validate_worker_options(config, options), eye::UsageError);
+}
+
+TEST_CASE("a job for a row that is not an image completes without touching the row") {
+    TestDatabase db;
+    db.execute(
+        "INSERT INTO media_files (media_type, file_path, processing_status, "
+        "processing_completed_at, created_at, updated_at) "
+        "VALUES ('video', 'clips/a.mp4', 'completed', '2026-01-01', now(), '2026-01-01')");
+    db.execute("INSERT INTO eye.jobs (media_id, reason) SELECT id, 'by hand' FROM media_files");
+    ScriptedAnalyzer analyzer;
+    TempDir root;
+    auto outcome = run_in_process(db, analyzer, until_empty(), root.path);
+    CHECK(outcome.exit == eye::ExitCode::ok);
+    CHECK(analyzer.calls().empty());
+    CHECK(db.query_value("SELECT status FROM eye.jobs") == "completed");
+    CHECK_THAT(db.query_value("SELECT last_error FROM eye.jobs"),
+               Catch::Contains("'video', not an image"));
+    CHECK(db.query_value("SELECT processing_status || ' ' || updated_at::date || ' ' || "
+                         "processing_attempts FROM media_files") == "completed 2026-01-01 0");
+    CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "0");
+}
+
+TEST_CASE("an error shown to the application's users names no path or address of this host") {
+    using eye::analyzers::message_for_users;
+    CHECK(message_for_users("cannot read '/srv/media/images/a.jpg': No such file or directory",
+                            "/srv/media", "/app/shared/") ==
+          "cannot read 'images/a.jpg': No such file or directory");
+    CHECK(message_for_users("the AI service cannot find '/app/shared/images/a.jpg': Image not "
+                            "found: /app/shared/images/a.jpg",
+                            "/srv/media", "/app/shared/") ==
+          "the AI service cannot find 'images/a.jpg': Image not found: images/a.jpg");
+    CHECK(message_for_users("the AI service did not answer: POST "
+                            "http://python-ai:8000/analyze-image: timed out after 10s",
+                            "/srv/media", "/app/shared/") ==
+          "the AI service did not answer: POST /analyze-image: timed out after 10s");
+    CHECK(message_for_users("not a JPEG or PNG image (looks like text)", "/", "") ==
+          "not a JPEG or PNG image (looks like text)");
 }

@@ -119,8 +119,13 @@ TEST_CASE(
                                         worker_env(db, fake));
         CHECK(worker.exit_code == 0);
         CHECK(db.query_value("SELECT attempts FROM eye.failed_jobs") == "1");
-        CHECK_THAT(db.query_value("SELECT processing_error FROM media_files"),
+        // the operator's record has the whole story; what the web app shows its users names
+        // neither the AI service's paths nor its address
+        CHECK_THAT(db.query_value("SELECT error FROM eye.failed_jobs"),
                    Catch::Contains("cannot find '/app/shared/images/not-there.jpg'"));
+        auto shown = db.query_value("SELECT processing_error FROM media_files");
+        CHECK_THAT(shown, Catch::Contains("cannot find 'images/not-there.jpg'"));
+        CHECK_THAT(shown, !Catch::Contains("/app/shared") && !Catch::Contains("127.0.0.1"));
     }
     for (const std::string mode : {"busy503", "error500", "html"}) {
         SECTION(mode + " is temporary") {
@@ -133,6 +138,16 @@ TEST_CASE(
             CHECK(db.query_value("SELECT attempts FROM eye.failed_jobs") == "2");
             CHECK(db.query_value("SELECT processing_status FROM media_files") == "failed");
         }
+    }
+    SECTION("an answer nested deeper than any parser's stack is permanent, not a crash") {
+        auto fake = fake_ai({"--analyze-mode", "deep-json"});
+        queue_images(db, "images/chelsea.png", 1);
+        auto worker = eye::testing::run("eye-worker", {"--stop-when-empty", "--backoff=0"},
+                                        worker_env(db, fake));
+        CHECK(worker.exit_code == 0);
+        CHECK(db.query_value("SELECT attempts FROM eye.failed_jobs") == "1");
+        CHECK_THAT(db.query_value("SELECT error FROM eye.failed_jobs"),
+                   Catch::Contains("nested deeper than 64 levels"));
     }
     SECTION("an embedding of the wrong length is permanent") {
         auto fake = fake_ai({"--analyze-mode", "wrong-dim"});

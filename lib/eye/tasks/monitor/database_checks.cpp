@@ -301,7 +301,7 @@ Check check_stuck_jobs(db::Session& session, TimePoint now, const MonitorOptions
     }
     check.status = Status::warning;
     check.message =
-        fmt::format("{} without a heartbeat for {} ({} with no attempts left)",
+        fmt::format("{} without a heartbeat for {} ({} of them would fail for good)",
                     plural(stale.stale, "running job", "running jobs"), age, stale.exhausted);
     if (!options.fix) {
         check.message += "; hint: run with --fix to requeue them";

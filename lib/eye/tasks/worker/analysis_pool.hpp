@@ -1,12 +1,12 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "eye/analyzers/analyzer.hpp"
@@ -14,6 +14,12 @@
 
 // The worker's analysis threads: claimed jobs go in, finished analyses come out, and a file
 // descriptor says when some are waiting, so one poll() covers them, the database and signals.
+//
+// An analysis that hangs (a decoder stuck on a hostile file, a service that never answers) must
+// cost neither its slot nor the shutdown: the worker abandons it, its result is dropped whenever
+// it comes, a new thread takes its place, and stop() leaves such threads behind after its
+// deadline instead of waiting for them. The threads share ownership of the analyzer and of the
+// pool's state, so a thread left behind never touches freed memory.
 namespace eye::tasks {
 
 // One claim handed to a thread. A job can be claimed again (after a timeout and a retry) while
@@ -33,34 +39,50 @@ struct FinishedAnalysis {
 
 class AnalysisPool {
 public:
-    // The analyzer must outlive the pool; it is called from `threads` threads at once.
-    AnalysisPool(analyzers::Analyzer& analyzer, std::filesystem::path media_root);
-    ~AnalysisPool();  // stop()
+    // `threads` analyses at once; the analyzer is called from that many threads at once.
+    AnalysisPool(std::shared_ptr<analyzers::Analyzer> analyzer, std::filesystem::path media_root,
+                 int threads);
+    ~AnalysisPool();  // stop() with a deadline of one second
     AnalysisPool(const AnalysisPool&) = delete;
     AnalysisPool& operator=(const AnalysisPool&) = delete;
 
     // Starts the threads and installs the analyzer's abort check. Throws Error (exit 70) when
     // the notification descriptor cannot be made.
-    void start(int threads);
+    void start();
 
     void submit(std::vector<AnalysisTask> tasks);
 
-    // Every analysis finished since the last call, and the descriptor cleared.
+    // Every analysis finished since the last call (never an abandoned one), and the descriptor
+    // cleared.
     std::deque<FinishedAnalysis> take_finished();
 
     // Readable while finished analyses wait to be taken.
     int ready_fd() const;
 
-    // Drops the tasks not started yet, tells the analyses in progress to stop (a service
-    // request is cut off at once; their results are dropped) and joins the threads. Idempotent.
-    void stop();
+    // Gives up on the analysis of `token`: it is told to stop (a service request is cut off),
+    // its result is dropped whenever it comes, and a new thread takes its slot at once.
+    void abandon(std::uint64_t token);
+
+    // Threads still working on an abandoned analysis.
+    int stuck() const;
+
+    // Drops the tasks not started yet, tells the analyses in progress to stop, and waits for the
+    // threads until `deadline`. Returns how many threads were still running then; they are left
+    // to finish (or the process to end) on their own. Idempotent.
+    int stop(std::chrono::steady_clock::time_point deadline);
 
 private:
     struct Shared;
-    analyzers::Analyzer& m_analyzer;
+    static void run_thread(std::shared_ptr<Shared> shared,
+                           std::shared_ptr<analyzers::Analyzer> analyzer,
+                           std::filesystem::path media_root, std::shared_ptr<bool> ended);
+    void spawn();  // with the mutex held
+    void reap();   // joins threads that have ended; with the mutex held
+
+    std::shared_ptr<analyzers::Analyzer> m_analyzer;
     std::filesystem::path m_media_root;
+    int m_threads;
     std::shared_ptr<Shared> m_shared;
-    std::vector<std::thread> m_threads;
 };
 
 }  // namespace eye::tasks

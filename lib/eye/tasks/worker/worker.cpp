@@ -1,5 +1,7 @@
 #include "eye/tasks/worker/worker.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "eye/analyzers/factory.hpp"
@@ -45,21 +47,30 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
                           "how often the worker and its jobs send a heartbeat (keep it well "
                           "inside the monitor's --heartbeat-timeout)",
                           Milliseconds(100));
+    options::add_duration(app, "--heartbeat-timeout", options.heartbeat_timeout,
+                          "the age at which eye-monitor counts a heartbeat as dead (give both "
+                          "the same value; EYE_HEARTBEAT_TIMEOUT sets both)",
+                          Milliseconds(1000));
     options::add_duration(app, "--rescue-after", options.rescue_after,
                           "on start, requeue running jobs whose heartbeat is older (0: do not)");
 }
 
 void validate_worker_options(const Config&, const WorkerOptions& options) {
-    // a heartbeat must arrive several times within the time after which a job counts as dead,
-    // or a live job is rescued and run twice
-    if (options.rescue_after.count() > 0 && options.heartbeat_interval * 3 > options.rescue_after) {
+    // a heartbeat must arrive several times within the time after which a job counts as dead
+    // (by the monitor, by this worker's own rescue on start), or a live job is rescued and run
+    // twice; --rescue-after 0 switches the worker's own rescue off, not the monitor's
+    auto [limit, name] = std::pair{options.heartbeat_timeout, "--heartbeat-timeout"};
+    if (options.rescue_after.count() > 0 && options.rescue_after < limit) {
+        limit = options.rescue_after;
+        name = "--rescue-after";
+    }
+    if (options.heartbeat_interval * 3 > limit) {
         throw UsageError(
-            fmt::format("--heartbeat-interval {} is too long for --rescue-after {}: a live job "
-                        "would look dead",
-                        format_duration(options.heartbeat_interval),
-                        format_duration(options.rescue_after)),
-            "keep --heartbeat-interval at most a third of --rescue-after and of the monitor's "
-            "--heartbeat-timeout");
+            fmt::format("--heartbeat-interval {} is too long for {} {}: a live job would look "
+                        "dead",
+                        format_duration(options.heartbeat_interval), name, format_duration(limit)),
+            "keep --heartbeat-interval at most a third of --heartbeat-timeout and of "
+            "--rescue-after");
     }
 }
 
@@ -69,9 +80,10 @@ Outcome run_worker(Context& context, const WorkerOptions& options) {
         db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
         dimensions = db::read_embedding_column(tx).dimensions;
     }
-    auto analyzer = analyzers::make_analyzer(context.config, dimensions, options.timeout);
+    std::shared_ptr<analyzers::Analyzer> analyzer =
+        analyzers::make_analyzer(context.config, dimensions, options.timeout);
     analyzers::check_service(context.config);
-    return run_worker_with(context, options, *analyzer);
+    return run_worker_with(context, options, std::move(analyzer));
 }
 
 }  // namespace eye::tasks

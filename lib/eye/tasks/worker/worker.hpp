@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "eye/analyzers/analyzer.hpp"
@@ -21,6 +22,9 @@ struct WorkerOptions {
     long long concurrency = 1;
     Milliseconds grace{30'000};  // on SIGTERM: time to finish the jobs in hand
     Milliseconds heartbeat_interval{20'000};
+    // the age at which the monitor counts a heartbeat as dead (its --heartbeat-timeout, read
+    // from the same EYE_HEARTBEAT_TIMEOUT): the worker's heartbeats must come well inside it
+    Milliseconds heartbeat_timeout{120'000};
     Milliseconds rescue_after{120'000};  // on start, requeue running jobs silent this long
 };
 
@@ -28,8 +32,9 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options);
 Outcome run_worker(Context& context, const WorkerOptions& options);
 void validate_worker_options(const Config& config, const WorkerOptions& options);
 
-// Runs the worker with a given analyzer (benchmarks and tests link their own).
+// Runs the worker with a given analyzer (benchmarks and tests link their own). The analysis
+// threads share the analyzer; one left behind by a stuck analysis keeps it alive.
 Outcome run_worker_with(Context& context, const WorkerOptions& options,
-                        analyzers::Analyzer& analyzer);
+                        std::shared_ptr<analyzers::Analyzer> analyzer);
 
 }  // namespace eye::tasks

@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <poll.h>
 #include <random>
@@ -12,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "eye/analyzers/media_path.hpp"
 #include "eye/core/error.hpp"
 #include "eye/core/host.hpp"
 #include "eye/core/stop.hpp"
@@ -62,18 +65,26 @@ struct WorkerCounts {
     std::int64_t released = 0;
     std::int64_t lost = 0;
     std::int64_t missing = 0;
+    std::int64_t not_images = 0;
 };
 
 class WorkerLoop {
 public:
-    // The context's database session is the worker's own; the analyzer must outlive the loop.
-    WorkerLoop(Context& context, const WorkerOptions& options, analyzers::Analyzer& analyzer);
+    // The context's database session is the worker's own; the analysis threads share the
+    // analyzer, so one left behind by a stuck analysis keeps it alive.
+    WorkerLoop(Context& context, const WorkerOptions& options,
+               std::shared_ptr<analyzers::Analyzer> analyzer);
 
     // Runs until a planned stop. On an error (the database went away) the analysis threads are
     // stopped and the jobs in hand given back, if the database still answers, before it leaves.
     Outcome run();
 
 private:
+    struct InFlight {
+        queue::ClaimedJob job;
+        Clock::time_point started;
+    };
+
     Outcome run_loop();
     void start();
     void dispatch(std::vector<queue::ClaimedJob> jobs);
@@ -84,11 +95,13 @@ private:
     void fail_timed_out();
     void wait_for_work(Milliseconds timeout);
     void give_back_in_flight();
+    void abandon(std::map<std::uint64_t, InFlight>::iterator flight);
+    void stop_threads();
     Outcome outcome(const std::string& reason) const;
 
     Context& m_context;
     const WorkerOptions& m_options;
-    analyzers::Analyzer& m_analyzer;
+    std::shared_ptr<analyzers::Analyzer> m_analyzer;
     db::Session& m_session;
     std::vector<Milliseconds> m_backoff;
     AnalysisPool m_pool;
@@ -97,29 +110,26 @@ private:
     std::string m_host;
     std::string m_id;
 
-    struct InFlight {
-        queue::ClaimedJob job;
-        Clock::time_point started;
-        bool abandoned = false;  // timed out or taken away: its result is not wanted
-    };
-    std::map<std::uint64_t, InFlight> m_in_flight;  // by claim token
+    // the jobs this worker holds and waits for, by claim token; a job timed out or taken away
+    // leaves at once (its analysis is abandoned to the pool)
+    std::map<std::uint64_t, InFlight> m_in_flight;
     std::uint64_t m_next_token = 1;
-    int m_abandoned_busy = 0;  // threads still working on a job we gave up on
     WorkerCounts m_counts;
     std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
+    bool m_too_many_stuck = false;
     Clock::time_point m_next_heartbeat;
     Clock::time_point m_last_claim;
     Clock::time_point m_last_progress;
 };
 
 WorkerLoop::WorkerLoop(Context& context, const WorkerOptions& options,
-                       analyzers::Analyzer& analyzer)
+                       std::shared_ptr<analyzers::Analyzer> analyzer)
     : m_context(context),
       m_options(options),
-      m_analyzer(analyzer),
+      m_analyzer(std::move(analyzer)),
       m_session(*context.db),
       m_backoff(queue::parse_backoff(options.backoff).value_or(std::vector<Milliseconds>{})),
-      m_pool(analyzer, context.config.media_root),
+      m_pool(m_analyzer, context.config.media_root, static_cast<int>(options.concurrency)),
       m_host(host_name()) {
     std::random_device random;
     m_id = fmt::format("{}:{}:{:06x}", m_host, getpid(), random() & 0xffffff);
@@ -143,11 +153,11 @@ void WorkerLoop::start() {
                       rescued.requeued + rescued.failed, rescued.requeued, rescued.failed);
         }
     }
-    m_pool.start(static_cast<int>(m_options.concurrency));
+    m_pool.start();
     m_next_heartbeat = Clock::now() + m_options.heartbeat_interval;
     m_last_progress = Clock::now();
     log::info("worker {} started: analyzer {} ({}), concurrency {}, media root '{}'", m_id,
-              m_analyzer.name(), m_analyzer.model_version(), m_options.concurrency,
+              m_analyzer->name(), m_analyzer->model_version(), m_options.concurrency,
               m_context.config.media_root.string());
 }
 
@@ -168,8 +178,15 @@ void WorkerLoop::dispatch(std::vector<queue::ClaimedJob> jobs) {
         db::Transaction tx(m_session);
         queue::drop_missing(tx, job, m_id, m_clock.now());
         tx.commit();
-        ++m_counts.missing;
-        log::info("job {}: image {} no longer exists; nothing to analyze", job.id, job.media_id);
+        if (job.other_media_type.empty()) {
+            ++m_counts.missing;
+            log::info("job {}: image {} no longer exists; nothing to analyze", job.id,
+                      job.media_id);
+        } else {
+            ++m_counts.not_images;
+            log::warning("job {}: media {} is a {}, not an image; left as it is", job.id,
+                         job.media_id, job.other_media_type);
+        }
     }
 }
 
@@ -198,12 +215,11 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
             ++m_counts.completed;
             log::debug("job {}: image {} analyzed", job.id, job.media_id);
             return;
-        } catch (const Error& e) {
-            if (e.code() == ExitCode::temp_fail) {
-                throw;
-            }
+        } catch (const DataError& e) {
             // the database refused this result (a value too long for upstream's column, an
-            // embedding that does not fit): the job fails, the worker goes on
+            // embedding that does not fit): this image fails, the worker goes on. Any other
+            // error (a renamed column, a missing privilege, a failing trigger, the connection)
+            // is not this image's and stops the worker, the jobs in hand given back.
             finished.result.reset();
             finished.error_kind = AnalysisError::Kind::permanent;
             finished.error = fmt::format("cannot store the analysis: {}", e.what());
@@ -219,12 +235,16 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
         }
         return;
     }
-    auto kind = *finished.error_kind == AnalysisError::Kind::permanent
-                    ? queue::FailureKind::permanent
-                    : queue::FailureKind::temporary;
+    queue::Failure failure;
+    failure.kind = *finished.error_kind == AnalysisError::Kind::permanent
+                       ? queue::FailureKind::permanent
+                       : queue::FailureKind::temporary;
+    failure.error = finished.error;
+    failure.shown = analyzers::message_for_users(finished.error, m_context.config.media_root,
+                                                 m_context.config.ai_shared_prefix);
     db::Transaction tx(m_session);
     auto wait = queue::backoff_for(m_backoff, job.attempts);
-    auto outcome = queue::fail(tx, job, m_id, kind, finished.error, wait, now);
+    auto outcome = queue::fail(tx, job, m_id, failure, wait, now);
     tx.commit();
     if (!outcome.held) {
         ++m_counts.lost;
@@ -242,27 +262,29 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
     }
 }
 
+// A job leaves m_in_flight only once its outcome is written: should the writing fail (the
+// database gone), it is still in hand and is given back.
 void WorkerLoop::write_finished() {
     std::deque<FinishedAnalysis> done = m_pool.take_finished();
     std::vector<std::pair<queue::ClaimedJob, FinishedAnalysis>> succeeded;
+    std::vector<std::uint64_t> tokens;
     for (auto& finished : done) {
         auto it = m_in_flight.find(finished.token);
         if (it == m_in_flight.end()) {
             continue;
         }
-        InFlight flight = std::move(it->second);
-        m_in_flight.erase(it);
-        if (flight.abandoned) {
-            --m_abandoned_busy;  // its thread is free again; the job was settled already
-            continue;
-        }
         if (finished.result) {
-            succeeded.emplace_back(std::move(flight.job), std::move(finished));
+            tokens.push_back(finished.token);
+            succeeded.emplace_back(it->second.job, std::move(finished));
         } else {
-            write_one(flight.job, finished);
+            write_one(it->second.job, finished);
+            m_in_flight.erase(it);
         }
     }
     write_succeeded(succeeded);
+    for (auto token : tokens) {
+        m_in_flight.erase(token);
+    }
 }
 
 // Several finished analyses in one transaction (one commit instead of one each); should any of
@@ -295,10 +317,7 @@ void WorkerLoop::write_succeeded(
             m_counts.lost += lost;
             m_counts.missing += missing;
             return;
-        } catch (const Error& e) {
-            if (e.code() == ExitCode::temp_fail) {
-                throw;
-            }
+        } catch (const DataError& e) {
             log::debug("writing {} results together failed ({}); writing them one by one",
                        succeeded.size(), e.what());
         }
@@ -315,27 +334,30 @@ void WorkerLoop::heartbeat_if_due(bool force) {
     m_next_heartbeat = Clock::now() + m_options.heartbeat_interval;
     std::vector<std::int64_t> held_ids;
     for (const auto& [token, flight] : m_in_flight) {
-        if (!flight.abandoned) {
-            held_ids.push_back(flight.job.id);
-        }
+        held_ids.push_back(flight.job.id);
     }
     db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
     auto row = tx.one(k_worker_heartbeat, m_id, m_counts.completed, m_counts.failed);
     m_clock.sync(from_epoch(row[0].as<double>()));
     auto still_held = queue::heartbeat(tx, m_id, held_ids, m_clock.now());
     if (still_held.size() != held_ids.size()) {
-        for (auto& [token, flight] : m_in_flight) {
-            if (flight.abandoned || std::find(still_held.begin(), still_held.end(),
-                                              flight.job.id) != still_held.end()) {
-                continue;
+        for (auto it = m_in_flight.begin(); it != m_in_flight.end();) {
+            auto next = std::next(it);
+            if (std::find(still_held.begin(), still_held.end(), it->second.job.id) ==
+                still_held.end()) {
+                ++m_counts.lost;
+                log::warning("job {} (image {}) was taken from this worker while it ran",
+                             it->second.job.id, it->second.job.media_id);
+                abandon(it);
             }
-            flight.abandoned = true;
-            ++m_abandoned_busy;
-            ++m_counts.lost;
-            log::warning("job {} (image {}) was taken from this worker while it ran", flight.job.id,
-                         flight.job.media_id);
+            it = next;
         }
     }
+}
+
+void WorkerLoop::abandon(std::map<std::uint64_t, InFlight>::iterator flight) {
+    m_pool.abandon(flight->first);
+    m_in_flight.erase(flight);
 }
 
 void WorkerLoop::fail_timed_out() {
@@ -343,20 +365,19 @@ void WorkerLoop::fail_timed_out() {
         return;
     }
     auto now = Clock::now();
-    for (auto& [token, flight] : m_in_flight) {
-        if (flight.abandoned || now - flight.started < m_options.timeout) {
-            continue;
+    for (auto it = m_in_flight.begin(); it != m_in_flight.end();) {
+        auto next = std::next(it);
+        if (now - it->second.started >= m_options.timeout) {
+            // the analysis is told to stop and its thread replaced; whatever it returns later
+            // is dropped, so only this failure is written
+            FinishedAnalysis timed_out;
+            timed_out.error_kind = AnalysisError::Kind::temporary;
+            timed_out.error =
+                fmt::format("the analysis took longer than {}", format_duration(m_options.timeout));
+            write_one(it->second.job, timed_out);
+            abandon(it);
         }
-        // the thread cannot be interrupted; its slot stays busy until it returns, and its
-        // late result is dropped
-        flight.abandoned = true;
-        ++m_abandoned_busy;
-        FinishedAnalysis timed_out;
-        timed_out.token = token;
-        timed_out.error_kind = AnalysisError::Kind::temporary;
-        timed_out.error =
-            fmt::format("the analysis took longer than {}", format_duration(m_options.timeout));
-        write_one(flight.job, timed_out);
+        it = next;
     }
 }
 
@@ -365,11 +386,9 @@ void WorkerLoop::wait_for_work(Milliseconds timeout) {
     timeout = std::clamp(std::min(timeout, next_heartbeat), Milliseconds(1), Milliseconds(60'000));
     if (m_options.timeout.count() > 0) {
         for (const auto& [token, flight] : m_in_flight) {
-            if (!flight.abandoned) {
-                auto left = std::chrono::duration_cast<Milliseconds>(
-                    flight.started + m_options.timeout - Clock::now());
-                timeout = std::clamp(left, Milliseconds(1), timeout);
-            }
+            auto left = std::chrono::duration_cast<Milliseconds>(flight.started +
+                                                                 m_options.timeout - Clock::now());
+            timeout = std::clamp(left, Milliseconds(1), timeout);
         }
     }
     // once a stop was requested its pipe stays readable: polling it would spin
@@ -389,11 +408,8 @@ void WorkerLoop::wait_for_work(Milliseconds timeout) {
 
 void WorkerLoop::give_back_in_flight() {
     std::vector<std::int64_t> ids;
-    for (auto& [token, flight] : m_in_flight) {
-        if (!flight.abandoned) {
-            ids.push_back(flight.job.id);
-            flight.abandoned = true;
-        }
+    for (const auto& [token, flight] : m_in_flight) {
+        ids.push_back(flight.job.id);
     }
     if (ids.empty()) {
         return;
@@ -401,8 +417,23 @@ void WorkerLoop::give_back_in_flight() {
     db::Transaction tx(m_session);
     auto released = queue::release(tx, ids, m_id, m_clock.now());
     tx.commit();
+    for (auto it = m_in_flight.begin(); it != m_in_flight.end();) {
+        auto next = std::next(it);
+        abandon(it);
+        it = next;
+    }
     m_counts.released += released;
     log::info("gave {} unfinished job(s) back to the queue", released);
+}
+
+// The threads get a second to stop; one that does not (an analysis stuck in a decoder or a
+// system call) is left behind, and the process ends without waiting for it.
+void WorkerLoop::stop_threads() {
+    int left = m_pool.stop(Clock::now() + std::chrono::seconds(1));
+    if (left > 0) {
+        log::warning("{} analysis thread(s) did not stop; leaving them behind", left);
+        stop::leave_threads_behind();
+    }
 }
 
 Outcome WorkerLoop::outcome(const std::string& reason) const {
@@ -418,6 +449,7 @@ Outcome WorkerLoop::outcome(const std::string& reason) const {
     w.field("released", m_counts.released);
     w.field("lost", m_counts.lost);
     w.field("missing_images", m_counts.missing);
+    w.field("not_images", m_counts.not_images);
     w.end_object();
     result.summary_json = w.take();
     result.note =
@@ -442,7 +474,7 @@ Outcome WorkerLoop::run() {
                 "stale, eye-monitor --fix or the next worker puts them back",
                 e.what());
         }
-        m_pool.stop();
+        stop_threads();
         throw;
     }
 }
@@ -470,6 +502,12 @@ Outcome WorkerLoop::run_loop() {
             } else if (m_options.max_time.count() > 0 &&
                        Clock::now() - started >= m_options.max_time) {
                 reason = fmt::format("reached --max-time {}s", m_options.max_time.count() / 1000);
+                claiming = false;
+            } else if (m_pool.stuck() > m_options.concurrency) {
+                // more analyses hang past --timeout than the worker has slots: something is
+                // wrong that a fresh process may not have
+                reason = fmt::format("{} analyses are stuck past --timeout", m_pool.stuck());
+                m_too_many_stuck = true;
                 claiming = false;
             }
         }
@@ -520,8 +558,7 @@ Outcome WorkerLoop::run_loop() {
 
     // finish what is in hand: all of it on a planned stop, within --grace on a signal
     auto grace_end = stop::requested() ? Clock::now() + m_options.grace : Clock::time_point::max();
-    while (!m_in_flight.empty() &&
-           m_in_flight.size() > static_cast<std::size_t>(m_abandoned_busy)) {
+    while (!m_in_flight.empty()) {
         if (Clock::now() >= grace_end) {
             log::warning("--grace {} is over", format_duration(m_options.grace));
             break;
@@ -537,7 +574,7 @@ Outcome WorkerLoop::run_loop() {
         heartbeat_if_due();
     }
     give_back_in_flight();
-    m_pool.stop();
+    stop_threads();
     {
         db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
         tx.none(k_worker_stopped, m_id, m_counts.completed, m_counts.failed);
@@ -550,6 +587,13 @@ Outcome WorkerLoop::run_loop() {
             m_unavailable);
         result.exit = ExitCode::unavailable;
         result.status = RunStatus::failed;
+    } else if (m_too_many_stuck) {
+        log::error(
+            "{}; hint: a restarted worker starts with fresh threads; look at the jobs' "
+            "images and the analyzer's service",
+            reason);
+        result.exit = ExitCode::temp_fail;
+        result.status = RunStatus::failed;
     }
     return result;
 }
@@ -557,8 +601,8 @@ Outcome WorkerLoop::run_loop() {
 }  // namespace
 
 Outcome run_worker_with(Context& context, const WorkerOptions& options,
-                        analyzers::Analyzer& analyzer) {
-    WorkerLoop worker(context, options, analyzer);
+                        std::shared_ptr<analyzers::Analyzer> analyzer) {
+    WorkerLoop worker(context, options, std::move(analyzer));
     return worker.run();
 }
 
