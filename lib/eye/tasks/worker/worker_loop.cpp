@@ -24,6 +24,7 @@
 #include "eye/log/log.hpp"
 #include "eye/queue/backoff.hpp"
 #include "eye/queue/queue.hpp"
+#include "eye/queue/workers.hpp"
 #include "eye/tasks/worker/analysis_pool.hpp"
 #include "eye/tasks/worker/worker.hpp"
 
@@ -37,25 +38,6 @@ using Clock = std::chrono::steady_clock;
 using analyzers::AnalysisError;
 
 constexpr auto k_claim_cooldown = std::chrono::milliseconds(5);
-
-const db::Statement k_db_now{"worker.now", "SELECT extract(epoch from now())"};
-
-const db::Statement k_register_worker{
-    "worker.register",
-    "INSERT INTO eye.workers (id, host, pid, concurrency, started_at, heartbeat_at) "
-    "VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz)"};
-
-const db::Statement k_worker_heartbeat{
-    "worker.heartbeat",
-    "UPDATE eye.workers SET heartbeat_at = now(), jobs_done = $2, jobs_failed = $3, "
-    "       status = 'running' "
-    "WHERE id = $1 RETURNING extract(epoch from now())"};
-
-const db::Statement k_worker_stopped{
-    "worker.stopped",
-    "UPDATE eye.workers SET status = 'stopped', stopped_at = now(), heartbeat_at = now(), "
-    "       jobs_done = $2, jobs_failed = $3 "
-    "WHERE id = $1"};
 
 struct WorkerCounts {
     std::int64_t claimed = 0;
@@ -138,10 +120,11 @@ WorkerLoop::WorkerLoop(Context& context, const WorkerOptions& options,
 void WorkerLoop::start() {
     {
         db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
-        m_clock.sync(from_epoch(tx.one(k_db_now)[0].as<double>()));
+        m_clock.sync(queue::database_now(tx));
         m_media = db::MediaTable::read(tx);
-        tx.none(k_register_worker, m_id, m_host, static_cast<int>(getpid()),
-                static_cast<int>(m_options.concurrency), m_clock.now());
+        queue::register_worker(
+            tx, {m_id, m_host, static_cast<int>(getpid()), static_cast<int>(m_options.concurrency)},
+            m_clock.now());
         tx.run_sql("listening", fmt::format("LISTEN {}", queue::k_channel));
     }
     if (m_options.rescue_after.count() > 0) {
@@ -337,8 +320,7 @@ void WorkerLoop::heartbeat_if_due(bool force) {
         held_ids.push_back(flight.job.id);
     }
     db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
-    auto row = tx.one(k_worker_heartbeat, m_id, m_counts.completed, m_counts.failed);
-    m_clock.sync(from_epoch(row[0].as<double>()));
+    m_clock.sync(queue::worker_heartbeat(tx, m_id, m_counts.completed, m_counts.failed));
     auto still_held = queue::heartbeat(tx, m_id, held_ids, m_clock.now());
     if (still_held.size() != held_ids.size()) {
         for (auto it = m_in_flight.begin(); it != m_in_flight.end();) {
@@ -577,7 +559,7 @@ Outcome WorkerLoop::run_loop() {
     stop_threads();
     {
         db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
-        tx.none(k_worker_stopped, m_id, m_counts.completed, m_counts.failed);
+        queue::worker_stopped(tx, m_id, m_counts.completed, m_counts.failed);
     }
     Outcome result = outcome(reason);
     if (!m_unavailable.empty()) {
