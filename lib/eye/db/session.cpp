@@ -42,6 +42,37 @@ bool is_configuration_failure(std::string_view reason) {
            reason.rfind("invalid ", 0) == 0;  // libpq's checks of option values
 }
 
+// libpqxx 6.4 leaves sqlstate() empty on some of the exceptions it chooses by the SQLSTATE (a
+// permission error among them); the exception's type still tells which condition it was.
+std::string sqlstate_of(const pqxx::sql_error& e) {
+    std::string state = e.sqlstate();
+    if (!state.empty()) {
+        return state;
+    }
+    if (dynamic_cast<const pqxx::insufficient_privilege*>(&e) != nullptr) {
+        return "42501";
+    }
+    if (dynamic_cast<const pqxx::undefined_table*>(&e) != nullptr) {
+        return "42P01";
+    }
+    if (dynamic_cast<const pqxx::undefined_column*>(&e) != nullptr) {
+        return "42703";
+    }
+    if (dynamic_cast<const pqxx::undefined_function*>(&e) != nullptr) {
+        return "42883";
+    }
+    if (dynamic_cast<const pqxx::integrity_constraint_violation*>(&e) != nullptr) {
+        return "23000";
+    }
+    if (dynamic_cast<const pqxx::data_exception*>(&e) != nullptr) {
+        return "22000";
+    }
+    if (dynamic_cast<const pqxx::insufficient_resources*>(&e) != nullptr) {
+        return "53000";
+    }
+    return state;
+}
+
 }  // namespace
 
 Session Session::connect(const ConnectOptions& options) {
@@ -271,8 +302,12 @@ void rethrow_database_error(std::string_view what) {
     } catch (const pqxx::in_doubt_error& e) {
         throw TempFailError(fmt::format("commit of {} is in doubt: {}", what, first_line(e.what())),
                             "the connection broke during commit; check the data and retry");
+    } catch (const pqxx::transaction_rollback& e) {
+        // a serialization failure or a deadlock (libpqxx does not count them as sql_error)
+        throw TempFailError(fmt::format("{} was rolled back: {}", what, first_line(e.what())),
+                            "a temporary database condition; retry later");
     } catch (const pqxx::sql_error& e) {
-        const std::string state = e.sqlstate();
+        const std::string state = sqlstate_of(e);
         std::string message = fmt::format("{} failed: {}", what, first_line(e.what()));
         auto has_class = [&](std::string_view prefix) { return state.rfind(prefix, 0) == 0; };
         if (state == "57014") {
@@ -292,7 +327,9 @@ void rethrow_database_error(std::string_view what) {
             throw ConfigError(message, k_hint_migrate);
         }
         if (state == "42501") {
-            throw ConfigError(message, "grant the database user the privileges eye needs");
+            throw ConfigError(message,
+                              "grant the database user the privileges eye needs (scripts/grant "
+                              "in eye's source does)");
         }
         throw Error(ExitCode::software, message);
     } catch (const pqxx::usage_error& e) {
