@@ -189,15 +189,23 @@ TEST_CASE("a day matches when either day field matches if both are restricted") 
                                    "2026-01-13T00:00:00+00:00", "2026-01-16T00:00:00+00:00"});
 }
 
-TEST_CASE("a day must match both day fields if either starts with a star") {
-    // Odd days that are Mondays: January 5th and 19th, February 9th and 23rd.
-    CHECK(runs("0 0 */2 * MON", k_new_year_2026, 4) ==
-          std::vector<std::string>{"2026-01-05T00:00:00+00:00", "2026-01-19T00:00:00+00:00",
-                                   "2026-02-09T00:00:00+00:00", "2026-02-23T00:00:00+00:00"});
+TEST_CASE("a day must match both day fields if either is a plain star") {
     CHECK(runs("0 0 13 * *", k_new_year_2026, 2) ==
           std::vector<std::string>{"2026-01-13T00:00:00+00:00", "2026-02-13T00:00:00+00:00"});
-    // February 29th falling on a Sunday: 2032 is the next.
-    CHECK(next_run("0 0 29 2 */7", k_new_year_2026) == "2032-02-29T00:00:00+00:00");
+    // Mondays in January 2026: the 5th, 12th, 19th.
+    CHECK(runs("0 0 * 1 MON", k_new_year_2026, 3) ==
+          std::vector<std::string>{"2026-01-05T00:00:00+00:00", "2026-01-12T00:00:00+00:00",
+                                   "2026-01-19T00:00:00+00:00"});
+}
+
+TEST_CASE("a stepped star restricts its day field, as in cron-parser and Kubernetes") {
+    // Odd days or Mondays: the 3rd, the 5th (both), the 7th, the 9th, the 11th, the 12th (Monday).
+    CHECK(runs("0 0 */2 * MON", k_new_year_2026, 6) ==
+          std::vector<std::string>{"2026-01-03T00:00:00+00:00", "2026-01-05T00:00:00+00:00",
+                                   "2026-01-07T00:00:00+00:00", "2026-01-09T00:00:00+00:00",
+                                   "2026-01-11T00:00:00+00:00", "2026-01-12T00:00:00+00:00"});
+    // In February, the 29th or a Sunday: Sunday the 1st comes first.
+    CHECK(next_run("0 0 29 2 */7", k_new_year_2026) == "2026-02-01T00:00:00+00:00");
 }
 
 TEST_CASE("the macros stand for their usual expressions") {
@@ -307,7 +315,7 @@ TEST_CASE("february 29th runs only in leap years, and not in 2100") {
 }
 
 TEST_CASE("an impossible expression has no next run and says so quickly") {
-    for (std::string_view text : {"0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 31 2 */7"}) {
+    for (std::string_view text : {"0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 30-31 2 *"}) {
         INFO(text);
         auto expression = cron(text);
         auto started = std::chrono::steady_clock::now();
@@ -351,33 +359,58 @@ TEST_CASE("longest_gap reaches across years for rare schedules") {
     CHECK(gap("@yearly", k_new_year_2026) == 366 * 24h);
 }
 
-TEST_CASE("in berlin a time skipped by the spring change does not run") {
+TEST_CASE("in berlin a time skipped by the spring change runs an hour later") {
     ScopedTimeZone berlin("Europe/Berlin");
-    // 2026-03-29: 02:00 CET jumps to 03:00 CEST.
-    CHECK(runs("30 2 * * *", utc(2026, 3, 27, 12, 0), 2, TimeZone::local) ==
-          std::vector<std::string>{"2026-03-28T02:30:00+01:00", "2026-03-30T02:30:00+02:00"});
+    // 2026-03-29: 02:00 CET jumps to 03:00 CEST. A daily 02:30 runs at 03:30 that night.
+    CHECK(runs("30 2 * * *", utc(2026, 3, 27, 12, 0), 3, TimeZone::local) ==
+          std::vector<std::string>{"2026-03-28T02:30:00+01:00", "2026-03-29T03:30:00+02:00",
+                                   "2026-03-30T02:30:00+02:00"});
+    // ... once, when 03:30 is due anyway
+    CHECK(runs("30 2-3 * * *", utc(2026, 3, 28, 12, 0), 3, TimeZone::local) ==
+          std::vector<std::string>{"2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00",
+                                   "2026-03-30T03:30:00+02:00"});
+    // A schedule of every hour keeps to the real clock: the skipped minutes just do not come.
     CHECK(runs("*/30 * * * *", utc(2026, 3, 29, 0, 15), 3, TimeZone::local) ==
           std::vector<std::string>{"2026-03-29T01:30:00+01:00", "2026-03-29T03:00:00+02:00",
                                    "2026-03-29T03:30:00+02:00"});
-    CHECK(gap("30 2 * * *", utc(2026, 3, 25), TimeZone::local) == 47h);
+    CHECK(gap("30 2 * * *", utc(2026, 3, 25), TimeZone::local) == 24h);
     CHECK(gap("0 1 * * *", utc(2026, 3, 25), TimeZone::local) == 24h);
     CHECK(gap("0 3 * * *", utc(2026, 3, 25), TimeZone::local) == 24h);
+    CHECK(gap("0 * * * *", utc(2026, 3, 28, 12), TimeZone::local) == 1h);
 }
 
-TEST_CASE("in berlin a time repeated by the autumn change runs once, at its first occurrence") {
+TEST_CASE("in berlin a time repeated by the autumn change runs once unless every hour runs") {
     ScopedTimeZone berlin("Europe/Berlin");
     // 2026-10-25: 03:00 CEST falls back to 02:00 CET, so 02:00-02:59 happens twice.
     CHECK(runs("30 2 * * *", utc(2026, 10, 24, 12, 0), 2, TimeZone::local) ==
           std::vector<std::string>{"2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"});
+    CHECK(runs("*/20 2 * * *", utc(2026, 10, 24, 12, 0), 4, TimeZone::local) ==
+          std::vector<std::string>{"2026-10-25T02:00:00+02:00", "2026-10-25T02:20:00+02:00",
+                                   "2026-10-25T02:40:00+02:00", "2026-10-26T02:00:00+01:00"});
+    // An hourly schedule runs every real hour, 25 times that day.
     CHECK(runs("0 * * * *", utc(2026, 10, 24, 23, 30), 3, TimeZone::local) ==
-          std::vector<std::string>{"2026-10-25T02:00:00+02:00", "2026-10-25T03:00:00+01:00",
-                                   "2026-10-25T04:00:00+01:00"});
-    // From inside the second 02:00-02:59 nothing more runs before 03:00.
+          std::vector<std::string>{"2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00",
+                                   "2026-10-25T03:00:00+01:00"});
+    // From the first 02:30, the second 02:00 comes before 03:00.
+    CHECK(next_run("0 * * * *", utc(2026, 10, 25, 0, 30), TimeZone::local) ==
+          "2026-10-25T02:00:00+01:00");
     CHECK(next_run("*/15 * * * *", utc(2026, 10, 25, 1, 10), TimeZone::local) ==
-          "2026-10-25T03:00:00+01:00");
+          "2026-10-25T02:15:00+01:00");
     CHECK(gap("0 1 * * *", utc(2026, 10, 20), TimeZone::local) == 25h);
     CHECK(gap("0 1 * * *", utc(2026, 10, 20), TimeZone::utc) == 24h);
-    CHECK(gap("*/15 * * * *", utc(2026, 10, 24, 23, 30), TimeZone::local) == 75min);
+    CHECK(gap("30 2 * * *", utc(2026, 10, 20), TimeZone::local) == 25h);
+    CHECK(gap("*/15 * * * *", utc(2026, 10, 24, 23, 30), TimeZone::local) == 15min);
+}
+
+TEST_CASE("in new york the changes come at 02:00 local on other sundays") {
+    ScopedTimeZone new_york("America/New_York");
+    // 2026-03-08: 02:00 EST jumps to 03:00 EDT; 2026-11-01: 02:00 EDT falls back to 01:00 EST.
+    CHECK(runs("0 2 * * *", utc(2026, 3, 7), 3, TimeZone::local) ==
+          std::vector<std::string>{"2026-03-07T02:00:00-05:00", "2026-03-08T03:00:00-04:00",
+                                   "2026-03-09T02:00:00-04:00"});
+    CHECK(runs("30 1-2 * * *", utc(2026, 10, 31, 12), 4, TimeZone::local) ==
+          std::vector<std::string>{"2026-11-01T01:30:00-04:00", "2026-11-01T02:30:00-05:00",
+                                   "2026-11-02T01:30:00-05:00", "2026-11-02T02:30:00-05:00"});
 }
 
 TEST_CASE("local schedules follow the zone's wall clock") {

@@ -20,6 +20,8 @@ constexpr std::int64_t k_seconds_per_hour = 3'600;
 // matched in that long never will.
 constexpr int k_gregorian_cycle_years = 400;
 constexpr int k_min_gaps = 8;
+// No daylight-saving change moves the wall clock by more than this (most move it one hour).
+constexpr std::int64_t k_largest_dst_shift = 3 * k_seconds_per_hour;
 
 constexpr std::string_view k_month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                               "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -288,40 +290,47 @@ std::optional<CivilMinute> civil_of(std::int64_t epoch_seconds, TimeZone zone) {
                        fields->tm_min};
 }
 
-// The earliest instant whose local wall clock shows `civil`, or nullopt if none does (a DST gap).
-// mktime picks one reading of an ambiguous time on its own, so each reading is asked for and
-// checked by its round trip.
-std::optional<std::int64_t> local_instant(const CivilMinute& civil) {
-    std::optional<std::int64_t> earliest;
-    for (int is_dst : {0, 1, -1}) {
-        std::tm fields{};
-        fields.tm_year = civil.year - 1900;
-        fields.tm_mon = civil.month - 1;
-        fields.tm_mday = civil.day;
-        fields.tm_hour = civil.hour;
-        fields.tm_min = civil.minute;
-        fields.tm_isdst = is_dst;
-        std::time_t instant = std::mktime(&fields);
-        // -1 is also 1969-12-31T23:59:59, which is never a whole minute
-        if (instant == static_cast<std::time_t>(-1)) {
-            continue;
-        }
-        bool round_trips = fields.tm_year == civil.year - 1900 &&
-                           fields.tm_mon == civil.month - 1 && fields.tm_mday == civil.day &&
-                           fields.tm_hour == civil.hour && fields.tm_min == civil.minute &&
-                           fields.tm_sec == 0;
-        if (round_trips && (!earliest || instant < *earliest)) {
-            earliest = instant;
-        }
+// The UTC offset of the local clock at `epoch_seconds`, in seconds east of UTC.
+std::optional<std::int64_t> local_offset(std::int64_t epoch_seconds) {
+    auto fields = calendar_time(epoch_seconds, TimeZone::local);
+    if (!fields) {
+        return std::nullopt;
     }
-    return earliest;
+    return static_cast<std::int64_t>(fields->tm_gmtoff);
 }
 
-std::optional<std::int64_t> instant_of(const CivilMinute& civil, TimeZone zone) {
-    if (zone == TimeZone::utc) {
-        return seconds_as_utc(civil);
+// The instants at which the local wall clock shows `civil`: none in a DST gap, two in a repeated
+// hour. A zone changes its offset at most once within a day either side, so the offsets a day
+// before and a day after are the only ones that can apply.
+struct Readings {
+    std::optional<std::int64_t> earliest;
+    std::optional<std::int64_t> latest;
+    std::int64_t offset_before = 0;  // the offset in force before a change near `civil`
+};
+
+Readings local_readings(const CivilMinute& civil) {
+    const std::int64_t naive = seconds_as_utc(civil);
+    Readings readings;
+    auto before = local_offset(naive - k_seconds_per_day);
+    auto after = local_offset(naive + k_seconds_per_day);
+    if (!before || !after) {
+        return readings;
     }
-    return local_instant(civil);
+    readings.offset_before = *before;
+    for (std::int64_t offset : {*before, *after}) {
+        std::int64_t instant = naive - offset;
+        auto shown = civil_of(instant, TimeZone::local);
+        if (!shown || seconds_as_utc(*shown) != naive) {
+            continue;
+        }
+        if (!readings.earliest || instant < *readings.earliest) {
+            readings.earliest = instant;
+        }
+        if (!readings.latest || instant > *readings.latest) {
+            readings.latest = instant;
+        }
+    }
+    return readings;
 }
 
 std::int64_t last_representable_second() {
@@ -415,8 +424,8 @@ int highest_value(const std::bitset<N>& values) {
 std::optional<std::int64_t> offset_for_the_day(const CronFields& fields, const CivilMinute& first) {
     CivilMinute last{first.year, first.month, first.day, highest_value(fields.hours),
                      highest_value(fields.minutes)};
-    auto first_instant = local_instant(first);
-    auto last_instant = local_instant(last);
+    auto first_instant = local_readings(first).earliest;
+    auto last_instant = local_readings(last).earliest;
     if (!first_instant || !last_instant) {
         return std::nullopt;
     }
@@ -471,31 +480,78 @@ tl::expected<CronExpression, std::string> CronExpression::parse(std::string_view
     fields.months = std::bitset<13>(allowed[3]);
     std::uint64_t sunday_as_7 = (allowed[4] >> 7) & 1U;
     fields.days_of_week = std::bitset<7>(allowed[4] | sunday_as_7);
-    fields.either_day_field = words[2].front() != '*' && words[4].front() != '*';
+    fields.either_day_field = words[2] != "*" && words[4] != "*";
     return CronExpression(std::string(text), fields);
 }
 
 std::optional<TimePoint> CronExpression::next_after(TimePoint after, TimeZone zone) const {
     const std::int64_t after_seconds =
         std::chrono::floor<std::chrono::seconds>(after.time_since_epoch()).count();
-    auto cursor = civil_of(after_seconds, zone);
-    if (!cursor) {
+    auto shown = civil_of(after_seconds, zone);
+    if (!shown) {
         return std::nullopt;
     }
-    const int last_year = last_year_to_search(cursor->year);
-    while (auto candidate = next_matching_minute(m_fields, *cursor, last_year)) {
-        // Runs are whole minutes, so comparing with the floor of `after` is the same as comparing
-        // with `after`. A candidate at or before it is the second pass of a repeated hour.
-        auto instant = instant_of(*candidate, zone);
-        if (instant && *instant > after_seconds) {
-            if (*instant > last_representable_second()) {
-                return std::nullopt;
-            }
-            return TimePoint(std::chrono::seconds(*instant));
+    const int last_year = last_year_to_search(shown->year);
+    auto within_range = [](std::int64_t instant) -> std::optional<TimePoint> {
+        if (instant > last_representable_second()) {
+            return std::nullopt;
         }
-        cursor = candidate;
+        return TimePoint(std::chrono::seconds(instant));
+    };
+
+    if (zone == TimeZone::utc) {
+        auto candidate = next_matching_minute(m_fields, *shown, last_year);
+        return candidate ? within_range(seconds_as_utc(*candidate)) : std::nullopt;
     }
-    return std::nullopt;
+
+    // In local time the wall clock is not monotonic: a minute before the one shown now may still
+    // run later (the second pass of a repeated hour, or a skipped minute moved forward), and a
+    // minute after it may run earlier than one before it. So the matching minutes from a little
+    // before the wall clock's reading on are each turned into their instants, and the earliest
+    // instant after `after` wins; the search ends once no later minute can beat it.
+    // Away from a DST change (most of the time) that is the plain search from now on, ending at
+    // the first run.
+    auto steady_around = [](std::int64_t instant) {
+        auto offset = local_offset(instant);
+        return offset && local_offset(instant - k_largest_dst_shift) == offset &&
+               local_offset(instant + k_largest_dst_shift) == offset;
+    };
+    const bool every_hour = m_fields.hours.all();
+    auto cursor = steady_around(after_seconds)
+                      ? shown
+                      : civil_of(seconds_as_utc(*shown) - k_largest_dst_shift - 60, TimeZone::utc);
+    std::optional<std::int64_t> best;
+    std::optional<std::int64_t> best_shown;  // best's wall-clock reading, as seconds_as_utc
+    while (auto candidate = next_matching_minute(m_fields, *cursor, last_year)) {
+        cursor = candidate;
+        const std::int64_t naive = seconds_as_utc(*candidate);
+        if (best_shown && (naive > *best_shown + k_largest_dst_shift || steady_around(*best))) {
+            break;
+        }
+        Readings readings = local_readings(*candidate);
+        std::optional<std::int64_t> runs[2];
+        if (every_hour) {
+            // a schedule that runs every hour keeps to the real clock: a skipped minute does not
+            // run, a repeated one runs twice
+            runs[0] = readings.earliest;
+            runs[1] = readings.latest;
+        } else if (readings.earliest) {
+            // a schedule of set hours runs once a day at each: a repeated minute at its first
+            // pass only
+            runs[0] = readings.earliest;
+        } else {
+            // ... and a skipped minute when the clock would have shown it, had it not been moved
+            // on: 02:30 runs at 03:30 on the night the clock jumps from 02:00 to 03:00
+            runs[0] = naive - readings.offset_before;
+        }
+        for (const auto& run : runs) {
+            if (run && *run > after_seconds && (!best || *run < *best)) {
+                best = *run;
+                best_shown = naive;
+            }
+        }
+    }
+    return best ? within_range(*best) : std::nullopt;
 }
 
 std::chrono::seconds CronExpression::longest_gap(TimeZone zone, TimePoint from) const {
@@ -510,7 +566,7 @@ std::chrono::seconds CronExpression::longest_gap(TimeZone zone, TimePoint from) 
     CivilMinute cursor = civil_of(first_seconds, zone).value();
     const int last_year = last_year_to_search(cursor.year);
 
-    // Converting each run with mktime would make a minute-by-minute schedule over a year slow;
+    // Converting each run on its own would make a minute-by-minute schedule over a year slow;
     // one offset per day is enough unless DST changes that day.
     CivilMinute offset_day{0, 0, 0, 0, 0};
     std::optional<std::int64_t> day_offset;
@@ -533,8 +589,18 @@ std::chrono::seconds CronExpression::longest_gap(TimeZone zone, TimePoint from) 
                 offset_day = cursor;
                 day_offset = offset_for_the_day(m_fields, cursor);
             }
-            instant = day_offset ? std::optional<std::int64_t>(seconds_as_utc(cursor) - *day_offset)
-                                 : local_instant(cursor);
+            if (day_offset) {
+                instant = seconds_as_utc(cursor) - *day_offset;
+            } else {
+                // the day of a DST change: its runs as next_after() finds them, one by one
+                auto next = next_after(TimePoint(std::chrono::seconds(previous)), zone);
+                if (!next) {
+                    break;
+                }
+                instant =
+                    std::chrono::floor<std::chrono::seconds>(next->time_since_epoch()).count();
+                cursor = civil_of(*instant, zone).value();
+            }
         }
         if (!instant || *instant <= previous) {
             continue;

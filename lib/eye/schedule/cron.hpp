@@ -46,6 +46,10 @@ public:
     // The expression exactly as it was given to parse() ("@daily" stays "@daily").
     std::string text() const { return m_text; }
 
+    // Which values of each field match, for writing the schedule in another notation (systemd's
+    // OnCalendar).
+    const detail::CronFields& fields() const { return m_fields; }
+
     // The first whole minute that matches strictly after `after`, read on `zone`'s clock.
     // nullopt when no minute ever matches ("0 0 30 2 *") or the next one lies beyond what TimePoint
     // can hold (the year 2262); finding that out is cheap. In local time a minute that a DST change
