@@ -79,7 +79,7 @@ Outcome run_probe(Context& context, const ProbeOptions& options) {
     }
     Outcome outcome;
     outcome.summary_json = R"({"probed":true})";
-    outcome.metrics.emplace_back("things_done", 7);
+    outcome.metrics.push_back({"things_done", 7, "Things the probe did."});
     if (context.dry_run) {
         outcome.note = "dry run";
     }

@@ -21,13 +21,20 @@ namespace eye {
 enum class RunStatus { ok, warning, failed, skipped };
 std::string_view run_status_name(RunStatus status);
 
+// One of a task's own counts in its metrics file: eye_<task>_<name>, with its # HELP line.
+struct Metric {
+    std::string name;  // "deleted", "jobs_completed"; with a unit suffix where it has one
+    double value = 0;
+    std::string help;  // "Rows deleted by the last run."
+};
+
 struct Outcome {
     ExitCode exit = ExitCode::ok;
     RunStatus status = RunStatus::ok;
     std::string summary_json = "{}";  // stored in eye.runs.summary
     std::string note;                 // shown in the end line: "eye-monitor end: ok in 8 ms (note)"
-    // the task's own counts for the metrics file: name (without prefix) and value
-    std::vector<std::pair<std::string, double>> metrics;
+    // the task's own counts for the metrics file
+    std::vector<Metric> metrics;
 };
 
 struct Context {

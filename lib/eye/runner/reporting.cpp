@@ -67,9 +67,10 @@ void write_metrics(const std::string& dir, const std::string& task, const RunTim
     text += "# HELP eye_task_exit_code The exit code of the last run.\n";
     text += "# TYPE eye_task_exit_code gauge\n";
     text += fmt::format("eye_task_exit_code{} {}\n", labels, to_int(outcome.exit));
-    for (const auto& [metric, value] : outcome.metrics) {
-        std::string full = fmt::format("eye_{}_{}", name, metric_name(metric));
-        text += fmt::format("# TYPE {} gauge\n{}{} {}\n", full, full, labels, value);
+    for (const auto& metric : outcome.metrics) {
+        std::string full = fmt::format("eye_{}_{}", name, metric_name(metric.name));
+        text += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{}{} {}\n", full, metric.help, full,
+                            full, labels, metric.value);
     }
     if (auto written = write_file_atomically(path, text); !written) {
         log::warning("cannot write metrics file '{}': {}", path, written.error());

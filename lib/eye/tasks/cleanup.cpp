@@ -472,11 +472,14 @@ Outcome run_cleanup(Context& context, const CleanupOptions& options) {
 
     double longest = 0;
     for (const auto& table : report.tables) {
-        outcome.metrics.emplace_back(table.metric + "_deleted", static_cast<double>(table.deleted));
+        outcome.metrics.push_back({table.metric + "_deleted", static_cast<double>(table.deleted),
+                                   fmt::format("Rows of {} the last run deleted.", table.metric)});
         longest = std::max(longest, table.longest_batch_seconds);
     }
-    outcome.metrics.emplace_back("deleted", static_cast<double>(report.deleted()));
-    outcome.metrics.emplace_back("longest_batch_seconds", longest);
+    outcome.metrics.push_back({"deleted", static_cast<double>(report.deleted()),
+                               "Rows the last run deleted, all tables together."});
+    outcome.metrics.push_back(
+        {"longest_batch_seconds", longest, "The longest delete batch of the last run."});
     outcome.note =
         fmt::format("{} {} row(s)", context.dry_run ? "would delete" : "deleted", report.deleted());
 

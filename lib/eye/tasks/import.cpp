@@ -377,8 +377,9 @@ Outcome Importer::run() {
     outcome.note = fmt::format("{} {}, skipped {}", would, m_totals.imported,
                                m_totals.already_registered + m_totals.duplicates);
     outcome.metrics = {
-        {"imported", static_cast<double>(m_totals.imported)},
-        {"skipped", static_cast<double>(m_totals.already_registered + m_totals.duplicates)}};
+        {"imported", static_cast<double>(m_totals.imported), "Files the last run registered."},
+        {"skipped", static_cast<double>(m_totals.already_registered + m_totals.duplicates),
+         "Files the last run skipped: registered already, or duplicates."}};
     if (interrupted) {
         outcome.exit = ExitCode::temp_fail;
         outcome.status = RunStatus::failed;

@@ -415,8 +415,9 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
         fmt::format("{} {} (priority {})", context.dry_run ? "would queue" : "queued",
                     context.dry_run ? static_cast<std::int64_t>(selected.size()) : queued.queued,
                     options.priority);
-    outcome.metrics = {{"selected", static_cast<double>(selected.size())},
-                       {"queued", static_cast<double>(queued.queued)}};
+    outcome.metrics = {
+        {"selected", static_cast<double>(selected.size()), "Images the last run selected."},
+        {"queued", static_cast<double>(queued.queued), "Images the last run queued."}};
     return outcome;
 }
 

@@ -146,17 +146,29 @@ Outcome run_monitor(Context& context, const MonitorOptions& options) {
         outcome.note += fmt::format(": {}", fmt::join(worst, ", "));
     }
     for (const auto& check : report.checks) {
-        outcome.metrics.emplace_back(check.name + "_status", gravity(check.status));
+        outcome.metrics.push_back(
+            {check.name + "_status", static_cast<double>(gravity(check.status)),
+             fmt::format("The {} check: 0 ok or skipped, 1 warning, 2 critical, 3 unknown.",
+                         check.name)});
         for (const auto& metric : check.metrics) {
-            if (metric.perfdata) {
-                outcome.metrics.emplace_back(
-                    metric.name == "latency_ms" ? check.name + "_latency_ms" : metric.name,
-                    static_cast<double>(std::get<std::int64_t>(metric.value)));
+            if (!metric.perfdata) {
+                continue;
+            }
+            auto value = static_cast<double>(std::get<std::int64_t>(metric.value));
+            if (metric.name == "latency_ms") {
+                outcome.metrics.push_back(
+                    {check.name + "_latency_seconds", value / 1000.0,
+                     fmt::format("How long the {} check waited for its answer.", check.name)});
+            } else {
+                outcome.metrics.push_back({metric.name, value,
+                                           fmt::format("The {} check's {} (as in its perfdata).",
+                                                       check.name, metric.name)});
             }
         }
     }
     for (const auto& fix : report.fixes) {
-        outcome.metrics.emplace_back("fixed_" + fix.name, static_cast<double>(fix.count));
+        outcome.metrics.push_back({"fixed_" + fix.name, static_cast<double>(fix.count),
+                                   fmt::format("What --fix did: {}.", fix.name)});
     }
     return outcome;
 }

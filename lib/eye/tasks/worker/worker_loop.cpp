@@ -437,10 +437,13 @@ Outcome WorkerLoop::outcome(const std::string& reason) const {
     result.note =
         fmt::format("{}: {} completed, {} failed, {} retried, {} released", reason,
                     m_counts.completed, m_counts.failed, m_counts.retried, m_counts.released);
-    result.metrics = {{"jobs_claimed", static_cast<double>(m_counts.claimed)},
-                      {"jobs_completed", static_cast<double>(m_counts.completed)},
-                      {"jobs_failed", static_cast<double>(m_counts.failed)},
-                      {"jobs_retried", static_cast<double>(m_counts.retried)}};
+    result.metrics = {
+        {"jobs_claimed", static_cast<double>(m_counts.claimed), "Jobs the last run claimed."},
+        {"jobs_completed", static_cast<double>(m_counts.completed), "Jobs the last run completed."},
+        {"jobs_failed", static_cast<double>(m_counts.failed),
+         "Jobs the last run gave up on (failed for good)."},
+        {"jobs_retried", static_cast<double>(m_counts.retried),
+         "Jobs the last run put back for a later attempt."}};
     return result;
 }
 
