@@ -4,8 +4,12 @@
 # its state in /var/lib/eye.
 #
 #   docker build -t eye .
-#   docker run --rm -e EYE_DATABASE_URL=postgresql://eye@db/app eye eye-monitor
 #   docker run --rm -e EYE_DATABASE_URL=... eye eye db:migrate
+#   docker run -d -e EYE_DATABASE_URL=postgresql://eye@db/app eye    (the whole schedule)
+#   docker run --rm -e EYE_DATABASE_URL=... eye eye-monitor          (one task)
+#
+# The default command runs the schedule in the foreground and keeps one worker running; a
+# Kubernetes CronJob or a compose service names its own program instead (crontab/).
 #
 # tests/docker/check_image checks this file against scripts/setup and the built programs (in
 # scripts/test); tests/docker/rehearse_image builds it without Docker, in chroots.
@@ -32,4 +36,4 @@ ENV EYE_STATE_DIR=/var/lib/eye
 WORKDIR /var/lib/eye
 VOLUME /var/lib/eye
 USER 10001:10001
-CMD ["eye", "list"]
+CMD ["eye", "schedule:work", "--workers=1"]

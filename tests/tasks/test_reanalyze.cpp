@@ -384,7 +384,7 @@ TEST_CASE("a database that goes away mid-run: exit 75 and nothing half-queued") 
     }
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
-        "LIKE 'eye-reanalyze%'");
+        "LIKE 'eye-reanalyze%' AND datname = current_database()");
     auto result = run.wait();
     hold.commit();
     CHECK(result.exit_code == 75);

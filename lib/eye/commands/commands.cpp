@@ -14,6 +14,9 @@
 #include "eye/tasks/queue_failed.hpp"
 #include "eye/tasks/queue_retry.hpp"
 #include "eye/tasks/reanalyze.hpp"
+#include "eye/tasks/schedule/export.hpp"
+#include "eye/tasks/schedule/list.hpp"
+#include "eye/tasks/schedule/work.hpp"
 #include "eye/tasks/worker/worker.hpp"
 
 namespace eye {
@@ -92,6 +95,39 @@ const std::vector<Command>& commands() {
          {Database::required, Schema::current, Lock::none, Record::yes, DryRun::offered},
          make_task<tasks::QueueRetryOptions>(
              {tasks::add_queue_retry_options, tasks::run_queue_retry})},
+        {"schedule:list",
+         "",
+         "schedule:list",
+         "the schedule: each task's next due time and how its last run went",
+         "Lists every task of the schedule with its cron expression, its command, when it is "
+         "next due (on the schedule's time zone) and its last run from eye.runs, and whether one "
+         "is running now. Without a database it still lists the schedule, and exits 75.",
+         {Database::optional, Schema::any, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::ScheduleListOptions>(
+             {tasks::add_schedule_list_options, tasks::run_schedule_list})},
+        {"schedule:work",
+         "",
+         "schedule:work",
+         "run the schedule in the foreground (a container's entry point)",
+         "Starts each task as a child process when it is due, never two runs of one task at "
+         "once (a run still going when the next is due is skipped and logged), and catches up "
+         "nothing it missed. --workers N also keeps N eye-worker processes running, restarted "
+         "when they end. SIGTERM is passed on to the children; it exits once they are done.",
+         {Database::none, Schema::any, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::ScheduleWorkOptions>(
+             {tasks::add_schedule_work_options, tasks::run_schedule_work})},
+        {"schedule:export",
+         "",
+         "schedule:export",
+         "print the crontab, Kubernetes, systemd or compose files of the schedule",
+         "Writes the deployment files from the schedule: an /etc/cron.d file, Kubernetes "
+         "CronJobs and a worker Deployment, systemd services and timers, or a compose file for "
+         "an Avinash-EYE stack. The files under crontab/ in eye's source are its output with "
+         "the defaults.",
+         {Database::none, Schema::any, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::ScheduleExportOptions>({tasks::add_schedule_export_options,
+                                                  tasks::run_schedule_export,
+                                                  tasks::validate_schedule_export_options})},
         {"db:migrate",
          "",
          "db:migrate",

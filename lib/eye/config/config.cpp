@@ -146,6 +146,20 @@ void add_settings(CLI::App& app, Config& config, SettingGroup group) {
                 ->group(name);
             break;
         }
+        case SettingGroup::schedule: {
+            const char* name = "Schedule";
+            options::add_string(app, "--schedule", config.schedule_file,
+                                "read the schedule from this file instead of eye's own table "
+                                "(format: eye schedule:export --format=table)")
+                ->type_name("FILE")
+                ->group(name);
+            options::add_string(app, "--timezone", config.time_zone,
+                                "time zone the schedule's times are read on, e.g. "
+                                "Europe/Berlin (default: TZ, else the system's)")
+                ->type_name("ZONE")
+                ->group(name);
+            break;
+        }
         case SettingGroup::training: {
             const char* name = "Training";
             options::add_choice(app, "--trainer", config.trainer, "builtin, http or command",

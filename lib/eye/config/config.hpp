@@ -46,13 +46,17 @@ struct Config {
     std::string metrics_dir;
     std::string ping_url;
 
+    // the schedule
+    std::string schedule_file;  // EYE_SCHEDULE: a table to use instead of the built-in one
+    std::string time_zone;      // EYE_TIMEZONE: the zone schedules are read on (else TZ)
+
     // training
     std::string trainer = "builtin";
     std::string train_url = "/train";
     std::string train_command;
 };
 
-enum class SettingGroup { ai, ollama, analysis, storage, training };
+enum class SettingGroup { ai, ollama, analysis, storage, schedule, training };
 
 // --database-url, --log-level, --log-format, --db-timezone, --statement-timeout; --config is
 // registered by the runner because CLI11 owns it.

@@ -21,6 +21,7 @@
 #include "eye/log/log.hpp"
 #include "eye/runner/reporting.hpp"
 #include "eye/runner/run_record.hpp"
+#include "eye/schedule/schedule.hpp"
 
 namespace eye {
 namespace {
@@ -337,6 +338,11 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
         }
         resolve_config(parsed.config);
         register_secrets(parsed.config);
+        if (!parsed.config.time_zone.empty()) {
+            if (auto zone = schedule::use_time_zone(parsed.config.time_zone); !zone) {
+                throw ConfigError(zone.error());
+            }
+        }
         parsed.invocation->validate(parsed.config);
         if (auto conninfo = db::ConnInfo::parse(parsed.config.database_url); !conninfo) {
             throw ConfigError(

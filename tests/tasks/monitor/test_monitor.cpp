@@ -352,25 +352,36 @@ TEST_CASE(
     "the schedule check warns about a task that has not succeeded within twice its "
     "period") {
     TestDatabase db;
-    // eye-reanalyze runs every 6 hours: a last success 13 hours ago, a failure since, is late;
-    // eye-cleanup (weekly) succeeded 3 days ago, which is on time
+    // eye-reanalyze runs every 6 hours: a last success 13 hours ago, a failure since, is late
+    // (the hourly retry of failed analyses, the same task with --priority=failed, does not stand
+    // in for it); eye-cleanup (weekly) succeeded 3 days ago, which is on time
     db.execute(
-        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
-        "('reanalyze', 'h', 1, now() - interval '13 hours', 'ok', 0), "
-        "('reanalyze', 'h', 1, now() - interval '1 hour', 'failed', 75), "
-        "('cleanup', 'h', 1, now() - interval '3 days', 'ok', 0)");
+        "INSERT INTO eye.runs (task, host, pid, args, started_at, status, exit_code) VALUES "
+        "('reanalyze', 'h', 1, '[\"--batch=25\", \"--priority=oldest\"]', "
+        " now() - interval '13 hours', 'ok', 0), "
+        "('reanalyze', 'h', 1, '[\"--batch=25\", \"--priority=oldest\"]', "
+        " now() - interval '1 hour', 'failed', 75), "
+        "('reanalyze', 'h', 1, '[\"--priority=failed\", \"--batch=25\"]', "
+        " now() - interval '10 minutes', 'ok', 0), "
+        "('cleanup', 'h', 1, '[\"--hours=168\"]', now() - interval '3 days', 'ok', 0)");
     auto report = report_of(monitor(db, {"--format=json"}));
     CHECK(status_of(report, "schedule") == "warning");
-    CHECK_THAT(message_of(report, "schedule"),
-               Catch::Contains("eye-reanalyze has not succeeded since"));
+    CHECK_THAT(
+        message_of(report, "schedule"),
+        Catch::Contains("eye-reanalyze --batch=25 --priority=oldest has not succeeded since"));
     CHECK_THAT(message_of(report, "schedule"), Catch::Contains("expected every 6h"));
     CHECK_THAT(message_of(report, "schedule"), !Catch::Contains("eye-cleanup"));
+    CHECK_THAT(message_of(report, "schedule"), !Catch::Contains("--priority=failed"));
     CHECK(metric_of(report, "schedule", "late_tasks") == 1);
 
+    // a task scheduled once is matched by its name alone, whatever its arguments
     db.execute(
-        "INSERT INTO eye.runs (task, host, pid, started_at, status, exit_code) VALUES "
-        "('reanalyze', 'h', 1, now() - interval '5 hours', 'ok', 0)");
-    CHECK(status_of(report_of(monitor(db, {"--format=json"})), "schedule") == "ok");
+        "INSERT INTO eye.runs (task, host, pid, args, started_at, status, exit_code) VALUES "
+        "('reanalyze', 'h', 1, '[\"--priority=oldest\"]', now() - interval '5 hours', 'ok', 0), "
+        "('cleanup', 'h', 1, '[]', now() - interval '1 day', 'ok', 0)");
+    auto on_time = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(on_time, "schedule") == "ok");
+    CHECK(message_of(on_time, "schedule") == "3 tasks on schedule");
 }
 
 TEST_CASE("the schedule check does not judge the monitor itself") {

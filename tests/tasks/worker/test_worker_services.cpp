@@ -287,7 +287,7 @@ TEST_CASE("a worker whose database goes away mid-run exits 75 without crashing")
     wait_until([&] { return calls_of(fake).size() == 1; });
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
-        "LIKE 'eye-worker%'");
+        "LIKE 'eye-worker%' AND datname = current_database()");
     auto result = worker.wait();
     INFO(result.err);
     CHECK(result.signal == 0);

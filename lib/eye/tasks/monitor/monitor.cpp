@@ -15,6 +15,7 @@
 #include "eye/tasks/monitor/report.hpp"
 #include "eye/tasks/monitor/schedule_check.hpp"
 #include "eye/tasks/monitor/service_checks.hpp"
+#include "eye/tasks/schedule/table.hpp"
 
 namespace eye::tasks {
 
@@ -24,6 +25,7 @@ void add_monitor_options(CLI::App& app, Config& config, MonitorOptions& options)
     add_settings(app, config, SettingGroup::ai);
     add_settings(app, config, SettingGroup::ollama);
     add_settings(app, config, SettingGroup::storage);
+    add_settings(app, config, SettingGroup::schedule);
     options::add_switch(app, "--fix", options.fix,
                         "repair what can be repaired: reset stuck images, requeue stuck jobs, "
                         "pull missing Ollama models");
@@ -101,8 +103,10 @@ Outcome run_monitor(Context& context, const MonitorOptions& options) {
         report.checks.push_back(std::move(stuck_jobs));
         report.checks.push_back(guarded(
             "workers", [&] { return check_workers(session, context.now, options, queue); }));
-        report.checks.push_back(guarded(
-            "schedule", [&] { return check_schedule(session, context.now, context.task); }));
+        report.checks.push_back(guarded("schedule", [&] {
+            return check_schedule(session, context.now, active_schedule(context.config),
+                                  context.task);
+        }));
     } else {
         for (const char* name : {"queue", "stuck_media", "stuck_jobs", "workers", "schedule"}) {
             report.checks.push_back(
