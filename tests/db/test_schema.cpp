@@ -108,10 +108,10 @@ TEST_CASE("db:migrate on an empty database creates media_files and schema eye") 
     CHECK(db.query_value("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
                          "WHERE indexname LIKE 'eye\\_media%'") ==
           "eye_media_files_completed,eye_media_files_failed,eye_media_files_file_hash,"
-          "eye_media_files_file_path,eye_media_files_missing,eye_media_files_oldest,"
-          "eye_media_files_processing,eye_media_files_undescribed");
+          "eye_media_files_file_path,eye_media_files_missing,eye_media_files_newest,"
+          "eye_media_files_oldest,eye_media_files_processing,eye_media_files_undescribed");
     CHECK(db.query_value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == "0");
-    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "8");
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "9");
 }
 
 TEST_CASE("db:migrate twice in a row changes nothing the second time") {
@@ -176,17 +176,24 @@ TEST_CASE("db:migrate from version 3 keeps the indexes it finds current and buil
     db.execute("DROP TABLE eye.media_indexes");
     db.execute("ALTER TABLE eye.jobs DROP COLUMN rescues");
     db.execute("DROP INDEX eye_media_files_undescribed");
+    db.execute("DROP INDEX eye_media_files_newest");
+    db.execute("ALTER TABLE eye.models DROP COLUMN model");
+    db.execute("ALTER TABLE eye.media_state DROP COLUMN predicted_tags");
     auto missing = index_oid(db, "eye_media_files_missing");
     auto oldest = index_oid(db, "eye_media_files_oldest");
 
     auto report = eye::db::migrate(session, {});
     INFO(steps_of(report));
     CHECK(report.from_version == 3);
-    REQUIRE(report.steps.size() == 2);
-    CHECK_THAT(report.steps[1], Catch::Equals("create index eye_media_files_undescribed"));
+    REQUIRE(report.steps.size() == 4);
+    CHECK_THAT(report.steps[2], Catch::Equals("create index eye_media_files_undescribed"));
+    CHECK_THAT(report.steps[3], Catch::Equals("create index eye_media_files_newest"));
+    CHECK(db.query_value("SELECT count(*) FROM information_schema.columns WHERE "
+                         "(table_name, column_name) IN (('models', 'model'), "
+                         "('media_state', 'predicted_tags'))") == "2");
     CHECK(index_oid(db, "eye_media_files_missing") == missing);
     CHECK(index_oid(db, "eye_media_files_oldest") == oldest);
-    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "8");
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "9");
 }
 
 TEST_CASE("an index whose definition changed is built again, concurrently") {

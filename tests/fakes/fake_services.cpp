@@ -21,7 +21,9 @@
 // fail instead: error500, busy503, html (a 200 web page), hang, huge (a 64 MiB body, streamed),
 // wrong-dim (an embedding of another length), bad-types (faces_detected as a string), deep-json
 // (8 MiB of "[", which crashes a parser that recurses). --ai-mode deep-json answers every
-// request so.
+// request so. --analyze-mode labelled stands in for a vision model whose embeddings cluster by
+// what an image shows: the file holds {"embedding": [...], "meta_tags": [...]} (a labelled data
+// set the test wrote), and the answer carries those instead of the path's.
 // The Ollama fake answers POST /api/generate (images required, base64 JPEG or PNG; with a
 // "format" the response is the JSON {"description", "detailed_description", "tags"}; mode
 // bad-answer makes it prose instead) and POST /api/embed (--ollama-embedding-dim values per
@@ -38,6 +40,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -45,6 +48,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <unistd.h>
@@ -399,19 +403,36 @@ private:
                    fmt::format("The fake AI service analyzed '{}' ({} bytes) with {} and {}{}.",
                                image_path, error ? 0 : size, captioning, embedding_model,
                                ollama_model.empty() ? "" : " and ollama " + ollama_model));
-        body.key("meta_tags");
-        body.begin_array();
-        for (const auto& tag :
-             {std::string("fake"), stem, std::string("person"), std::string("outdoor")}) {
-            body.value(tag);
+        std::optional<rapidjson::Document> labelled;
+        if (mode == "labelled") {
+            std::ifstream in(local);
+            std::stringstream content;
+            content << in.rdbuf();
+            if (auto parsed = eye::json::parse(content.str()); parsed && parsed->IsObject()) {
+                labelled = std::move(*parsed);
+            }
         }
-        body.end_array();
+        body.key("meta_tags");
+        if (labelled && labelled->HasMember("meta_tags")) {
+            body.raw(eye::json::to_string((*labelled)["meta_tags"]));
+        } else {
+            body.begin_array();
+            for (const auto& tag :
+                 {std::string("fake"), stem, std::string("person"), std::string("outdoor")}) {
+                body.value(tag);
+            }
+            body.end_array();
+        }
         int dimension = m_options.embedding_dim;
         if (mode == "wrong-dim") {
             dimension = dimension == 768 ? 512 : 768;
         }
         body.key("embedding");
-        write_numbers(body, unit_vector(seed, dimension));
+        if (labelled && labelled->HasMember("embedding")) {
+            body.raw(eye::json::to_string((*labelled)["embedding"]));
+        } else {
+            write_numbers(body, unit_vector(seed, dimension));
+        }
         int faces = detect_faces ? 2 : 0;
         if (mode == "bad-types") {
             body.field("faces_detected", std::to_string(faces));
@@ -885,7 +906,7 @@ int main(int argc, char** argv) {
     app.add_option("--analyze-mode", ai_options.analyze_mode,
                    "how the fake python-ai answers POST /analyze-image")
         ->check(CLI::IsMember({"ok", "error500", "busy503", "html", "hang", "huge", "wrong-dim",
-                               "bad-types", "deep-json"}));
+                               "bad-types", "deep-json", "labelled"}));
     app.add_option("--ai-shared-root", ai_options.shared_root,
                    "the local directory --ai-shared-prefix stands for (unset: every image_path "
                    "exists)");

@@ -42,7 +42,7 @@ struct Layer {
 // The layers of lib/eye/<folder>/ from bottom to top, as docs/architecture.md describes them. A
 // file may include its own folder (subfolders included) or a folder of strictly lower rank; folders
 // of equal rank are peers and must not include each other. `apps` is apps/<exe>/main.cpp.
-constexpr std::array<Layer, 14> k_layers{{
+constexpr std::array<Layer, 15> k_layers{{
     {"core", 0},
     {"json", 1},
     {"log", 2},
@@ -53,6 +53,7 @@ constexpr std::array<Layer, 14> k_layers{{
     {"services", 5},
     {"analyzers", 6},
     {"queue", 7},
+    {"learning", 7},
     {"runner", 8},
     {"tasks", 9},
     {"commands", 10},

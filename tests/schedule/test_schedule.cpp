@@ -60,6 +60,10 @@ TEST_CASE("the seed schedule is design section 2's, with the hourly retry and th
     const auto& tasks = eye::schedule::seed_schedule();
     CHECK(seed("monitor").expression == "*/5 * * * *");
     CHECK(seed("monitor").command_line() == "eye-monitor --fix");
+    CHECK(seed("export").expression == "0 1 * * *");
+    CHECK(seed("export").command_line() == "eye-export --limit=5000");
+    CHECK(seed("train").expression == "0 2 * * *");
+    CHECK(seed("train").command_line() == "eye-train --min-images=50");
     CHECK(seed("reanalyze").expression == "0 */6 * * *");
     CHECK(seed("reanalyze").command_line() == "eye-reanalyze --batch=25 --priority=oldest");
     CHECK(seed("reanalyze-failed").expression == "30 * * * *");
@@ -216,7 +220,7 @@ TEST_CASE("kubernetes: a CronJob per task, a Deployment for the worker, no secre
 TEST_CASE("systemd: a service and a timer per task, a restarted worker, a confined service") {
     ExportOptions options;
     auto files = eye::schedule::export_systemd(eye::schedule::seed_schedule(), options);
-    CHECK(files.size() == 9);
+    CHECK(files.size() == 13);
     const std::string& timer = file(files, "eye-cleanup.timer").content;
     CHECK_THAT(timer, Contains("OnCalendar=Sun *-*-* 03:00:00") && Contains("Persistent=false") &&
                           Contains("RandomizedDelaySec=900"));

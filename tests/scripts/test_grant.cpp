@@ -300,6 +300,17 @@ TEST_CASE("as the role scripts/grant sets up, every task runs on an upstream dat
     CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "0");
     CHECK(queued_for("retry") == broken);
 
+    // the learning loop: export, train, and the worker applying the new version
+    auto exported = tasks.run_ok("eye-export", {"--format=avinash"});
+    CHECK(exported.out.find("exported 5 image(s)") != std::string::npos);
+    auto trained = tasks.run_ok("eye-train", {"--force"});
+    CHECK(trained.out.find("trained tags-") != std::string::npos);
+    CHECK(db.query_value("SELECT count(*) FROM eye.models WHERE status = 'succeeded'") == "1");
+    tasks.run_ok("eye-reanalyze", {"--priority=outdated", "--batch=100"});
+    tasks.run_ok("eye-worker", {"--stop-when-empty", "--analyzer=builtin"});
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_state WHERE model_version LIKE "
+                         "'builtin-1+tags-%'") == "5");
+
     auto schedule = tasks.run_ok("eye", {"schedule:list", "--format=json"});
     CHECK(schedule.out.find("\"last_run\":{") != std::string::npos);
 

@@ -51,6 +51,9 @@ std::vector<std::string> child_environment(const Environment& extra) {
 }  // namespace
 
 std::string program_path(const std::string& program) {
+    if (!program.empty() && program.front() == '/') {
+        return program;  // a system tool: /usr/bin/prlimit
+    }
     return fmt::format("{}/{}", EYE_BINARY_DIR, program);
 }
 

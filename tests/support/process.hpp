@@ -12,7 +12,7 @@
 // what the program left in the database.
 namespace eye::testing {
 
-// The path of a built program: "eye-monitor" -> "<build>/eye-monitor".
+// The path of a built program: "eye-monitor" -> "<build>/eye-monitor"; an absolute path stays.
 std::string program_path(const std::string& program);
 
 // Environment for a child: eye's own variables from the test's environment are dropped, so a

@@ -8,6 +8,7 @@
 #include "eye/runner/umbrella.hpp"
 #include "eye/schedule/schedule.hpp"
 #include "eye/tasks/cleanup.hpp"
+#include "eye/tasks/export/export.hpp"
 #include "eye/tasks/import.hpp"
 #include "eye/tasks/migrate.hpp"
 #include "eye/tasks/monitor/monitor.hpp"
@@ -17,6 +18,7 @@
 #include "eye/tasks/schedule/export.hpp"
 #include "eye/tasks/schedule/list.hpp"
 #include "eye/tasks/schedule/work.hpp"
+#include "eye/tasks/train/train.hpp"
 #include "eye/tasks/worker/worker.hpp"
 
 namespace eye {
@@ -38,6 +40,31 @@ const std::vector<Command>& commands() {
          {Database::optional, Schema::any, Lock::per_task, Record::yes, DryRun::offered},
          make_task<tasks::MonitorOptions>(
              {tasks::add_monitor_options, tasks::run_monitor, nullptr, tasks::monitor_takes_lock})},
+        {"export:training-data",
+         "eye-export",
+         "export",
+         "export the newest completed images as training data",
+         "Writes the newest --limit completed images, with their embeddings, tags, descriptions "
+         "and faces, as JSON Lines (or, with --format=avinash, the JSON array upstream's "
+         "train_model.py reads, also as images_metadata.json) and a manifest beside it with "
+         "the count and sha256. Each file appears under its name complete or not at all; the "
+         "newest --keep exports are kept. An empty library is nothing to export (exit 0); a "
+         "folder that cannot be written exits 74.",
+         {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},
+         make_task<tasks::ExportOptions>({tasks::add_export_options, tasks::run_export})},
+        {"ai:auto-train",
+         "eye-train",
+         "train",
+         "train when enough new images arrived, --min-images=50, --force",
+         "Trains when at least --min-images completed images were added since the last "
+         "successful training (all count on the first run) and at least --min-total exist, or "
+         "with --force: exports the newest --limit images, runs the trainer (EYE_TRAINER: "
+         "builtin, http or command) within --timeout, and records the version in eye.models "
+         "with its held-out precision and recall. A builtin version that does worse than the "
+         "current one on the same held-out images is recorded but not made current. A failed "
+         "training exits 1 and leaves the threshold clock where it was.",
+         {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},
+         make_task<tasks::TrainOptions>({tasks::add_train_options, tasks::run_train})},
         {"queue:prune-failed",
          "eye-cleanup",
          "cleanup",

@@ -17,6 +17,8 @@ struct AnalysisResult {
     std::optional<std::string> description;
     std::optional<std::string> detailed_description;
     std::vector<std::string> meta_tags;
+    // the tags a learned model added to meta_tags, with their confidences: {"sea": 0.91}
+    std::optional<std::string> predicted_tags_json;
     std::optional<std::vector<float>> embedding;
 
     int face_count = 0;

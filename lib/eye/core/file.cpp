@@ -32,6 +32,8 @@ private:
     int m_fd;
 };
 
+constexpr std::size_t k_buffer_size = 1 << 20;
+
 std::string message_of(int error_number) {
     return std::error_code(error_number, std::generic_category()).message();
 }
@@ -124,31 +126,109 @@ tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path
 
 tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
                                                       std::string_view content, int mode) {
+    auto file = AtomicFile::create(path, mode);
+    if (!file) {
+        return tl::make_unexpected(file.error());
+    }
+    if (auto written = file->write(content); !written) {
+        return written;
+    }
+    return file->commit();
+}
+
+tl::expected<AtomicFile, std::string> AtomicFile::create(const std::filesystem::path& path,
+                                                         int mode) {
     // an unpredictable name, created exclusively: in a directory others may write (a shared
     // metrics directory), nobody can have put a file or a symbolic link there for us to open
     std::string name = path.string() + ".tmp.XXXXXX";
-    FileDescriptor file(::mkostemp(name.data(), O_CLOEXEC));
-    if (file.get() < 0) {
+    int fd = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd < 0) {
         return tl::make_unexpected(message_of(errno));
     }
-    const std::filesystem::path temporary = name;
-    auto fail = [&temporary](int error_number) {
-        ::unlink(temporary.c_str());
+    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+        int error_number = errno;
+        ::close(fd);
+        ::unlink(name.c_str());
         return tl::make_unexpected(message_of(error_number));
-    };
-    if (::fchmod(file.get(), static_cast<mode_t>(mode)) != 0 || !write_all(file.get(), content) ||
-        ::fsync(file.get()) != 0) {
-        return fail(errno);
     }
-    if (!file.close()) {
-        return fail(errno);
+    return AtomicFile(path, name, fd);
+}
+
+AtomicFile::AtomicFile(std::filesystem::path path, std::filesystem::path temporary, int fd)
+    : m_path(std::move(path)), m_temporary(std::move(temporary)), m_fd(fd) {
+    m_buffer.reserve(k_buffer_size);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : m_path(std::move(other.m_path)),
+      m_temporary(std::move(other.m_temporary)),
+      m_fd(other.m_fd),
+      m_buffer(std::move(other.m_buffer)),
+      m_size(other.m_size),
+      m_committed(other.m_committed) {
+    other.m_fd = -1;
+    other.m_committed = true;  // nothing left for the moved-from object to clean up
+}
+
+AtomicFile::~AtomicFile() {
+    if (m_fd >= 0) {
+        ::close(m_fd);
     }
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-        return fail(errno);
+    if (!m_committed) {
+        ::unlink(m_temporary.c_str());
     }
+}
+
+tl::expected<void, std::string> AtomicFile::flush() {
+    if (!write_all(m_fd, m_buffer)) {
+        return tl::make_unexpected(message_of(errno));
+    }
+    m_buffer.clear();
+    return {};
+}
+
+tl::expected<void, std::string> AtomicFile::write(std::string_view bytes) {
+    if (m_fd < 0) {
+        return tl::make_unexpected("the file is closed");
+    }
+    m_size += bytes.size();
+    if (m_buffer.size() + bytes.size() > k_buffer_size) {
+        if (auto flushed = flush(); !flushed) {
+            return flushed;
+        }
+        if (bytes.size() >= k_buffer_size) {
+            return write_all(m_fd, bytes) ? tl::expected<void, std::string>()
+                                          : tl::make_unexpected(message_of(errno));
+        }
+    }
+    m_buffer.append(bytes);
+    return {};
+}
+
+tl::expected<void, std::string> AtomicFile::commit() {
+    if (m_fd < 0) {
+        return tl::make_unexpected("the file is closed");
+    }
+    if (auto flushed = flush(); !flushed) {
+        return flushed;
+    }
+    if (::fsync(m_fd) != 0) {
+        return tl::make_unexpected(message_of(errno));
+    }
+    // close reports errors of its own, which for a written file can be the first sign of a full
+    // disk
+    int fd = m_fd;
+    m_fd = -1;
+    if (::close(fd) != 0) {
+        return tl::make_unexpected(message_of(errno));
+    }
+    if (::rename(m_temporary.c_str(), m_path.c_str()) != 0) {
+        return tl::make_unexpected(message_of(errno));
+    }
+    m_committed = true;
     // the rename is durable only once the directory is: without this a crash can bring the
     // old file back
-    std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
+    std::filesystem::path directory = m_path.parent_path().empty() ? "." : m_path.parent_path();
     FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
         return tl::make_unexpected(fmt::format(

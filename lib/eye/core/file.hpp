@@ -41,4 +41,40 @@ tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path
 tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
                                                       std::string_view content, int mode = 0644);
 
+// write_file_atomically for content that is written in pieces (an export of a million rows):
+// the pieces go, buffered, to a temporary file beside `path` ("<path>.tmp.XXXXXX"); commit()
+// makes it appear under `path` complete, or not at all. An AtomicFile destroyed before commit()
+// (an error, an exception, a stop) removes its temporary file; a process killed outright leaves
+// it under its temporary name, never under `path`. Errors are one-line reasons with the errno
+// of the call that failed.
+class AtomicFile {
+public:
+    static tl::expected<AtomicFile, std::string> create(const std::filesystem::path& path,
+                                                        int mode = 0644);
+    AtomicFile(AtomicFile&& other) noexcept;
+    AtomicFile& operator=(AtomicFile&&) = delete;
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    ~AtomicFile();
+
+    tl::expected<void, std::string> write(std::string_view bytes);
+    // Writes what is buffered, fsyncs, renames the file to its name and fsyncs the directory.
+    tl::expected<void, std::string> commit();
+
+    const std::filesystem::path& path() const { return m_path; }
+    const std::filesystem::path& temporary_path() const { return m_temporary; }
+    std::uint64_t size() const { return m_size; }
+
+private:
+    AtomicFile(std::filesystem::path path, std::filesystem::path temporary, int fd);
+    tl::expected<void, std::string> flush();
+
+    std::filesystem::path m_path;
+    std::filesystem::path m_temporary;
+    int m_fd = -1;
+    std::string m_buffer;
+    std::uint64_t m_size = 0;
+    bool m_committed = false;
+};
+
 }  // namespace eye

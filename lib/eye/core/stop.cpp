@@ -52,6 +52,8 @@ void install_handlers() {
     sigaction(SIGINT, &action, nullptr);
     // a vanished peer must be an error on the write, not the death of the process
     signal(SIGPIPE, SIG_IGN);
+    // so is a file size limit (ulimit -f): EFBIG on the write, reported, nothing left half-written
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 bool requested() {

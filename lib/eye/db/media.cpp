@@ -42,10 +42,12 @@ const Statement k_media_columns{
 const Statement k_upsert_state{
     "media.upsert_state",
     "INSERT INTO eye.media_state AS s (media_id, analyzer, model_version, status, analyzed_at, "
-    "                                  consecutive_failures, last_error, updated_at) "
-    "VALUES ($1, $2, $3, 'completed', $4::timestamptz, 0, NULL, $4::timestamptz) "
+    "                                  consecutive_failures, last_error, updated_at, "
+    "                                  predicted_tags) "
+    "VALUES ($1, $2, $3, 'completed', $4::timestamptz, 0, NULL, $4::timestamptz, $5::jsonb) "
     "ON CONFLICT (media_id) DO UPDATE "
     "SET analyzer = excluded.analyzer, model_version = excluded.model_version, "
+    "    predicted_tags = excluded.predicted_tags, "
     "    status = 'completed', analyzed_at = excluded.analyzed_at, consecutive_failures = 0, "
     "    last_error = NULL, updated_at = excluded.updated_at"};
 
@@ -140,7 +142,8 @@ bool MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
     if (changed == 0) {
         return false;
     }
-    tx.none(k_upsert_state, media_id, result.analyzer, result.model_version, now);
+    tx.none(k_upsert_state, media_id, result.analyzer, result.model_version, now,
+            result.predicted_tags_json);
     return true;
 }
 

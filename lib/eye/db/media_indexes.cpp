@@ -143,6 +143,19 @@ const std::vector<MediaIndex>& media_indexes() {
                  "media_files (media_type, id) WHERE {}",
                  missing_rows(false));
          }},
+        {"eye_media_files_newest", 5,
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns,
+                          {"media_type", "processing_status", "deleted_at", "created_at"})) {
+                 return std::nullopt;
+             }
+             // the export's order (newest first) and the training gate's count of images added
+             // since a time
+             return fmt::format(
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_newest ON "
+                 "media_files (media_type, created_at DESC, id DESC) WHERE {}",
+                 k_completed_rows);
+         }},
     };
     return k_indexes;
 }

@@ -226,6 +226,13 @@ CREATE TABLE IF NOT EXISTS eye.media_indexes (
 );
 )sql";
 
+// Version 5: the learning loop. A model version keeps the model itself (the builtin trainer's,
+// small), and an image's state the tags the model added to it, with their confidences.
+const char* const k_eye_schema_v5 = R"sql(
+ALTER TABLE eye.models ADD COLUMN IF NOT EXISTS model bytea;
+ALTER TABLE eye.media_state ADD COLUMN IF NOT EXISTS predicted_tags jsonb;
+)sql";
+
 struct Migration {
     int version;
     const char* what;
@@ -238,6 +245,7 @@ constexpr Migration k_migrations[] = {
     {3, "a new predicate for the index of missing images", k_eye_schema_v3},
     {4, "count rescues of jobs; record how eye's indexes on media_files were built",
      k_eye_schema_v4},
+    {5, "keep model versions' models and the tags they added to images", k_eye_schema_v5},
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 

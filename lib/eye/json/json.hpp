@@ -69,6 +69,13 @@ public:
     }
 
     std::string take() { return std::string(m_buffer.GetString(), m_buffer.GetSize()); }
+    // What has been written so far, valid until the next write or clear().
+    std::string_view view() const { return {m_buffer.GetString(), m_buffer.GetSize()}; }
+    // Starts a new document, keeping the buffer's memory (one writer for a million rows).
+    void clear() {
+        m_buffer.Clear();
+        m_writer.Reset(m_buffer);
+    }
 
 private:
     rapidjson::StringBuffer m_buffer;

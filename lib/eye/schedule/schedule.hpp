@@ -35,8 +35,8 @@ struct ScheduledTask {
     std::string command_line() const;
 };
 
-// The seed schedule of design section 2, in its order, then the worker: monitor, reanalyze,
-// reanalyze-failed (the failed analyses retried hourly), cleanup, worker.
+// The seed schedule of design section 2, in its order, then the worker: monitor, export, train,
+// reanalyze, reanalyze-failed (the failed analyses retried hourly), cleanup, worker.
 const std::vector<ScheduledTask>& seed_schedule();
 
 // A schedule read from a file, one task per line, in the format schedule:export --format=table

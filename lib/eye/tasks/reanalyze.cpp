@@ -14,6 +14,7 @@
 #include "eye/core/error.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/json/json.hpp"
+#include "eye/learning/current_model.hpp"
 #include "eye/log/log.hpp"
 #include "eye/queue/queue.hpp"
 
@@ -376,6 +377,9 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
     // the selection, the walk's new position and the queueing commit together: a failed queueing
     // must not move the walk past images it never queued
     db::Transaction tx(*context.db);
+    // with a current tag model, "current" is the analyzer's version with the model's
+    current.model_version = learning::current_version_for(current.name, current.model_version,
+                                                          learning::current_model_info(tx));
     auto selected = select_for_reanalysis(tx, options, current, !context.dry_run);
 
     queue::Enqueued queued;

@@ -57,7 +57,7 @@ TEST_CASE("schedule:list shows each task with its next due time, and no runs yet
     CHECK_THAT(result.out, Contains("(in "));
 
     auto doc = json_of(list(db, {"--format=json"}));
-    REQUIRE(doc.Size() == 5);
+    REQUIRE(doc.Size() == 7);
     for (const auto& item : doc.GetArray()) {
         for (const char* key :
              {"task", "expression", "command", "next_due", "last_run", "running"}) {

@@ -21,6 +21,7 @@
 #include "eye/db/clock.hpp"
 #include "eye/db/media.hpp"
 #include "eye/json/json.hpp"
+#include "eye/learning/current_model.hpp"
 #include "eye/log/log.hpp"
 #include "eye/queue/backoff.hpp"
 #include "eye/queue/queue.hpp"
@@ -74,6 +75,7 @@ private:
     void write_succeeded(std::vector<std::pair<queue::ClaimedJob, FinishedAnalysis>>& succeeded);
     void write_one(const queue::ClaimedJob& job, FinishedAnalysis& finished);
     void heartbeat_if_due(bool force = false);
+    void refresh_tag_model();
     void fail_timed_out();
     void wait_for_work(Milliseconds timeout);
     void give_back_in_flight();
@@ -100,6 +102,9 @@ private:
     std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
     bool m_too_many_stuck = false;
     Clock::time_point m_next_heartbeat;
+    // the current tag model, applied to every analysis it fits; looked up at each heartbeat
+    std::shared_ptr<const learning::CurrentModel> m_tag_model;
+    std::int64_t m_tag_model_id = 0;
     Clock::time_point m_last_claim;
     Clock::time_point m_last_progress;
 };
@@ -136,6 +141,7 @@ void WorkerLoop::start() {
                       rescued.requeued + rescued.failed, rescued.requeued, rescued.failed);
         }
     }
+    refresh_tag_model();
     m_pool.start();
     m_next_heartbeat = Clock::now() + m_options.heartbeat_interval;
     m_last_progress = Clock::now();
@@ -257,6 +263,9 @@ void WorkerLoop::write_finished() {
             continue;
         }
         if (finished.result) {
+            if (m_tag_model) {
+                m_tag_model->apply(*finished.result);
+            }
             tokens.push_back(finished.token);
             succeeded.emplace_back(it->second.job, std::move(finished));
         } else {
@@ -310,11 +319,36 @@ void WorkerLoop::write_succeeded(
     }
 }
 
+// A new current version is picked up within a heartbeat; the model is read only when it changed.
+void WorkerLoop::refresh_tag_model() {
+    db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
+    auto info = learning::current_model_info(tx);
+    const std::int64_t id = info ? info->id : 0;
+    if (id == m_tag_model_id) {
+        return;
+    }
+    m_tag_model_id = id;
+    m_tag_model = info ? learning::load_current_model(tx) : nullptr;
+    if (m_tag_model) {
+        const auto& source = m_tag_model->info.source;
+        const bool fits =
+            source.analyzer == m_analyzer->name() &&
+            (source.model_version.empty() || source.model_version == m_analyzer->model_version());
+        log::info("tag model {} ({} tags, learned from {} {} embeddings){}",
+                  m_tag_model->info.version, m_tag_model->model.vocabulary().size(),
+                  source.analyzer, source.model_version,
+                  fits ? ": applied to every analysis"
+                       : fmt::format(": not applied, this worker's analyzer is {} {}",
+                                     m_analyzer->name(), m_analyzer->model_version()));
+    }
+}
+
 void WorkerLoop::heartbeat_if_due(bool force) {
     if (!force && Clock::now() < m_next_heartbeat) {
         return;
     }
     m_next_heartbeat = Clock::now() + m_options.heartbeat_interval;
+    refresh_tag_model();
     std::vector<std::int64_t> held_ids;
     for (const auto& [token, flight] : m_in_flight) {
         held_ids.push_back(flight.job.id);

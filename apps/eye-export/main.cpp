@@ -1,0 +1,5 @@
+#include "eye/commands/commands.hpp"
+
+int main(int argc, char** argv) {
+    return eye::main_program("eye-export", argc, argv);
+}
