@@ -257,33 +257,6 @@ std::size_t Transaction::none_impl(const Statement& statement, const std::vector
     return result.affected_rows();
 }
 
-void Transaction::declare_cursor_impl(std::string_view name, const Statement& statement,
-                                      const std::vector<Param>& params) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& param : params) {
-        values.push_back(param ? param->c_str() : nullptr);
-    }
-    try {
-        // DECLARE cannot be prepared, but its query takes parameters like any other
-        m_transaction->exec_params(
-            fmt::format("DECLARE {} NO SCROLL CURSOR FOR {}",
-                        m_transaction->quote_name(std::string(name)), statement.sql),
-            pqxx::prepare::make_dynamic_params(values));
-    } catch (...) {
-        rethrow_database_error(fmt::format("the cursor of statement '{}'", statement.name));
-    }
-}
-
-pqxx::result Transaction::fetch(std::string_view cursor, std::size_t count) {
-    try {
-        return m_transaction->exec(fmt::format("FETCH FORWARD {} FROM {}", count,
-                                               m_transaction->quote_name(std::string(cursor))));
-    } catch (...) {
-        rethrow_database_error(fmt::format("fetching from cursor '{}'", cursor));
-    }
-}
-
 pqxx::result Transaction::run_sql(std::string_view what, const std::string& sql) {
     try {
         return m_transaction->exec(sql);

@@ -146,22 +146,10 @@ public:
 
     void commit();
 
-    // A server-side cursor named `name` over the rows of `statement`, for results too large to
-    // hold at once (an export of a million rows): fetch() them a batch at a time. Only in a
-    // transaction; the cursor ends with it.
-    template <typename... Args>
-    void declare_cursor(std::string_view name, const Statement& statement, const Args&... args) {
-        declare_cursor_impl(name, statement, {to_param(args)...});
-    }
-    // The next `count` rows of the cursor; fewer (none) at its end.
-    pqxx::result fetch(std::string_view cursor, std::size_t count);
-
     pqxx::transaction_base& raw() { return *m_transaction; }
 
 private:
     pqxx::result execute_prepared(const Statement& statement, const std::vector<Param>& params);
-    void declare_cursor_impl(std::string_view name, const Statement& statement,
-                             const std::vector<Param>& params);
     pqxx::row one_impl(const Statement& statement, const std::vector<Param>& params);
     std::optional<pqxx::row> at_most_one_impl(const Statement& statement,
                                               const std::vector<Param>& params);

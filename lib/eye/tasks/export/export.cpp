@@ -1,7 +1,9 @@
 #include "eye/tasks/export/export.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdlib>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -11,6 +13,7 @@
 #include "eye/core/error.hpp"
 #include "eye/core/file.hpp"
 #include "eye/core/stop.hpp"
+#include "eye/db/copy_out.hpp"
 #include "eye/db/media.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/json/json.hpp"
@@ -21,7 +24,7 @@ namespace eye::tasks {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t k_fetch_rows = 2000;
+constexpr std::int64_t k_check_every = 1000;  // rows between looks at the clock and signals
 constexpr auto k_progress_every = std::chrono::seconds(5);
 
 const db::Statement k_current_model{"export.current_model",
@@ -30,42 +33,77 @@ const db::Statement k_current_model{"export.current_model",
 // The rows an export takes, newest first. Columns the table lacks read as NULL; timestamps are
 // read on the session's time zone (EYE_DB_TIMEZONE), which upstream writes them in.
 struct ExportQuery {
-    std::string rows_sql;
     std::string count_sql;
 
-    explicit ExportQuery(const db::MediaTable& table) {
+    explicit ExportQuery(const db::MediaTable& table) : m_table(table) {
+        count_sql = fmt::format(
+            "SELECT count(*) FROM (SELECT 1 FROM media_files m WHERE {} LIMIT $1) picked",
+            k_filter);
+    }
+
+    // For COPY, which takes no parameter: the limit is a number eye checked (--limit), and
+    // every other part is eye's own text.
+    std::string rows_sql(long long limit) const {
         auto column = [&](const char* name, const char* cast = "") {
-            return table.has(name) ? fmt::format("m.{}{}", name, cast) : std::string("NULL");
+            return m_table.has(name) ? fmt::format("m.{}{}", name, cast) : std::string("NULL");
         };
-        const std::string filter =
-            "m.media_type = 'image' AND m.deleted_at IS NULL AND m.processing_status = "
-            "'completed'";
-        rows_sql = fmt::format(
+        return fmt::format(
             "SELECT m.id, m.file_path, {}, {}, {}, {}, {}, {}, "
             "       extract(epoch from m.created_at::timestamptz), "
             "       s.analyzer, s.model_version, s.predicted_tags::text "
             "FROM media_files m LEFT JOIN eye.media_state s ON s.media_id = m.id "
             "WHERE {} "
-            "ORDER BY m.created_at DESC, m.id DESC LIMIT $1",
+            "ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
             column("description"), column("detailed_description"), column("meta_tags", "::text"),
             column("embedding", "::text"), column("face_count"), column("face_encodings", "::text"),
-            filter);
-        count_sql = fmt::format(
-            "SELECT count(*) FROM (SELECT 1 FROM media_files m WHERE {} LIMIT $1) picked", filter);
+            k_filter, limit);
     }
+
+private:
+    static constexpr const char* k_filter =
+        "m.media_type = 'image' AND m.deleted_at IS NULL AND m.processing_status = 'completed'";
+    const db::MediaTable& m_table;
+};
+
+using Field = std::optional<std::string_view>;
+
+// Counts the rows of each analysis version ("" for an image analyzed before eye); there are few.
+void count_version(std::vector<std::pair<std::string, std::int64_t>>& versions,
+                   std::string_view version) {
+    for (auto& [seen, count] : versions) {
+        if (seen == version) {
+            ++count;
+            return;
+        }
+    }
+    versions.emplace_back(std::string(version), 1);
+}
+
+// The columns of ExportQuery::rows_sql, in its order.
+enum Column : std::size_t {
+    c_id,
+    c_file_path,
+    c_description,
+    c_detailed_description,
+    c_meta_tags,
+    c_embedding,
+    c_face_count,
+    c_face_encodings,
+    c_created_at,
+    c_analyzer,
+    c_model_version,
+    c_predicted_tags,
+    c_count
 };
 
 // A JSON array as the database wrote it, or nullopt when it is something else. pgvector writes
 // "[1,2.5,-3e-05]", which is JSON already; a real[] comes as "{1,2.5}"; NaN and Infinity, which
 // JSON has no words for, make the whole value unusable.
-std::optional<std::string_view> json_array_text(const pqxx::field& field, std::string& scratch) {
-    if (field.is_null()) {
+std::optional<std::string_view> json_array_text(const Field& field, std::string& scratch) {
+    if (!field || field->size() < 2) {
         return std::nullopt;
     }
-    std::string_view text(field.c_str(), field.size());
-    if (text.size() < 2) {
-        return std::nullopt;
-    }
+    std::string_view text = *field;
     if (text.front() == '{' && text.back() == '}') {
         scratch.assign(text);
         scratch.front() = '[';
@@ -79,23 +117,32 @@ std::optional<std::string_view> json_array_text(const pqxx::field& field, std::s
 }
 
 bool is_plain_number_list(std::string_view text) {
-    return std::all_of(text.begin(), text.end(), [](char c) {
-        return (c >= '0' && c <= '9') || c == '.' || c == ',' || c == '-' || c == '+' || c == 'e' ||
-               c == 'E' || c == '[' || c == ']' || c == ' ';
-    });
+    static const auto k_allowed = [] {
+        std::array<bool, 256> allowed{};
+        for (unsigned char c : std::string_view("0123456789.,-+eE[] ")) {
+            allowed[c] = true;
+        }
+        return allowed;
+    }();
+    for (unsigned char c : text) {
+        if (!k_allowed[c]) {
+            return false;
+        }
+    }
+    return true;
 }
 
 // A json/jsonb column as text: passed on when it is the JSON kind expected ('[' or '{').
-std::optional<std::string_view> json_text(const pqxx::field& field, char opening) {
-    if (field.is_null() || field.size() == 0 || field.c_str()[0] != opening) {
+std::optional<std::string_view> json_text(const Field& field, char opening) {
+    if (!field || field->empty() || field->front() != opening) {
         return std::nullopt;
     }
-    return std::string_view(field.c_str(), field.size());
+    return field;
 }
 
-std::string file_name_of(std::string_view path) {
+std::string_view file_name_of(std::string_view path) {
     auto slash = path.rfind('/');
-    return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
 // One row as a JSON object, in the export's format.
@@ -103,26 +150,24 @@ class RowWriter {
 public:
     explicit RowWriter(bool avinash) : m_avinash(avinash) {}
 
-    std::string_view write(const pqxx::row& row) {
+    std::string_view write(const std::vector<Field>& row) {
         m_json.clear();
         m_json.begin_object();
-        const std::string file_path = row[1].as<std::string>();
+        const std::string_view file_path = row[c_file_path].value_or("");
         if (!m_avinash) {
-            m_json.field("id", row[0].as<long long>());
+            m_json.key("id");
+            m_json.raw(row[c_id].value_or("null"));
             m_json.field("file_path", file_path);
         }
         m_json.field("filename", file_name_of(file_path));
-        text_field("description", row[2]);
-        text_field("detailed_description", row[3]);
+        text_field("description", row[c_description]);
+        text_field("detailed_description", row[c_detailed_description]);
         m_json.key("meta_tags");
-        if (auto tags = json_text(row[4], '[')) {
-            m_json.raw(*tags);
-        } else {
-            m_json.raw("[]");
-        }
-        m_json.field("face_count", row[6].is_null() ? 0 : row[6].as<int>());
+        m_json.raw(json_text(row[c_meta_tags], '[').value_or("[]"));
+        m_json.field("face_count",
+                     row[c_face_count] ? std::atoi(std::string(*row[c_face_count]).c_str()) : 0);
         m_json.key("embedding");
-        auto embedding = json_array_text(row[5], m_scratch);
+        auto embedding = json_array_text(row[c_embedding], m_scratch);
         if (embedding && is_plain_number_list(*embedding)) {
             m_json.raw(*embedding);
         } else {
@@ -130,36 +175,29 @@ public:
         }
         if (!m_avinash) {
             m_json.key("face_encodings");
-            if (auto faces = json_text(row[7], '[')) {
-                m_json.raw(*faces);
-            } else {
-                m_json.null();
-            }
+            m_json.raw(json_text(row[c_face_encodings], '[').value_or("null"));
         }
-        m_json.field("created_at", row[8].is_null()
-                                       ? std::string()
-                                       : format_iso8601(from_epoch(row[8].as<double>())));
+        m_json.field("created_at", row[c_created_at]
+                                       ? format_iso8601(from_epoch(std::strtod(
+                                             std::string(*row[c_created_at]).c_str(), nullptr)))
+                                       : std::string());
         if (!m_avinash) {
-            text_field("analyzer", row[9]);
-            text_field("model_version", row[10]);
+            text_field("analyzer", row[c_analyzer]);
+            text_field("model_version", row[c_model_version]);
             m_json.key("predicted_tags");
-            if (auto predicted = json_text(row[11], '{')) {
-                m_json.raw(*predicted);
-            } else {
-                m_json.null();
-            }
+            m_json.raw(json_text(row[c_predicted_tags], '{').value_or("null"));
         }
         m_json.end_object();
         return m_json.view();
     }
 
 private:
-    void text_field(const char* name, const pqxx::field& field) {
+    void text_field(const char* name, const Field& field) {
         m_json.key(name);
-        if (field.is_null()) {
+        if (!field) {
             m_json.null();
         } else {
-            m_json.value(std::string_view(field.c_str(), field.size()));
+            m_json.value(*field);
         }
     }
 
@@ -253,10 +291,19 @@ std::string manifest_json(const ExportFiles& files, const ExportRequest& request
     w.field("sha256", files.sha256);
     w.field("created_at", files.created_at);
     w.field("schema_version", db::k_schema_version);
-    if (files.model_version.empty()) {
-        w.null_field("model_version");
+    // the version most of the images were analyzed with ("upstream": before eye, by
+    // Avinash-EYE's own job), each version's count, and the tag model in use
+    w.field("model_version", files.model_version.empty() ? "upstream" : files.model_version);
+    w.key("model_versions");
+    w.begin_object();
+    for (const auto& [version, count] : files.model_versions) {
+        w.field(version.empty() ? std::string("upstream") : version, static_cast<long long>(count));
+    }
+    w.end_object();
+    if (files.tag_model.empty()) {
+        w.null_field("tag_model");
     } else {
-        w.field("model_version", files.model_version);
+        w.field("tag_model", files.tag_model);
     }
     w.field("limit", request.limit);
     w.field("order", "created_at desc, id desc");
@@ -284,7 +331,7 @@ std::optional<ExportFiles> write_export(db::Session& session, const ExportReques
     prepare_export_dir(request.dir);
     ExportFiles files;
     if (auto model = tx.at_most_one(k_current_model)) {
-        files.model_version = (*model)[0].as<std::string>();
+        files.tag_model = (*model)[0].as<std::string>();
     }
     files.created_at = format_iso8601(now);
     const bool avinash = request.format == "avinash";
@@ -292,21 +339,26 @@ std::optional<ExportFiles> write_export(db::Session& session, const ExportReques
     ExportWriter writer(names, avinash);
     RowWriter rows(avinash);
 
-    const db::Statement rows_statement{"export.rows", query.rows_sql.c_str()};
-    tx.declare_cursor("eye_export", rows_statement, request.limit);
     log::info("exporting {} image(s) to {}", total, names.data.string());
     auto last_progress = Clock::now();
     writer.begin();
-    while (true) {
-        pqxx::result batch = tx.fetch("eye_export", k_fetch_rows);
-        for (const auto& row : batch) {
-            writer.row(rows.write(row));
+    db::CopyOut rows_out(tx, "the export's rows", query.rows_sql(request.limit));
+    std::vector<Field> row;
+    std::vector<std::pair<std::string, std::int64_t>> versions;
+    while (rows_out.next(row)) {
+        if (row.size() != c_count) {
+            throw Error(ExitCode::software,
+                        fmt::format("the export's query gave {} columns, not {}", row.size(),
+                                    static_cast<std::size_t>(c_count)));
         }
-        files.count += static_cast<std::int64_t>(batch.size());
-        if (batch.size() < k_fetch_rows) {
-            break;
+        writer.row(rows.write(row));
+        count_version(versions, row[c_model_version].value_or(""));
+        ++files.count;
+        if (files.count % k_check_every != 0) {
+            continue;
         }
         if (stop::requested()) {
+            rows_out.cancel();
             throw TempFailError(fmt::format("stopped by {} after {} of {} rows; nothing was "
                                             "left under the export's name",
                                             stop::signal_name(), files.count, total),
@@ -318,6 +370,13 @@ std::optional<ExportFiles> write_export(db::Session& session, const ExportReques
         }
     }
     writer.end();
+    files.model_versions = versions;
+    if (!versions.empty()) {
+        files.model_version =
+            std::max_element(versions.begin(), versions.end(), [](const auto& a, const auto& b) {
+                return a.second < b.second;
+            })->first;
+    }
     std::tie(files.sha256, files.bytes) = writer.commit();
     files.data = names.data;
     if (avinash) {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "eye/db/session.hpp"
 #include "eye/runner/command.hpp"
@@ -11,8 +13,8 @@
 // eye-export (export:training-data): the newest completed images with their real embeddings,
 // tags, descriptions and faces, as training data (design section 7). A data file and a manifest
 // beside it, each written under a temporary name, fsynced and renamed, so that a reader never
-// finds half an export under an export's name; the rows are streamed from a cursor, so memory
-// stays flat however many there are. The newest --keep exports are kept.
+// finds half an export under an export's name; the rows are streamed (COPY), so memory stays
+// flat however many there are. The newest --keep exports are kept.
 namespace eye::tasks {
 
 struct ExportOptions {
@@ -31,7 +33,11 @@ struct ExportFiles {
     std::uint64_t bytes = 0;
     std::string sha256;
     std::string created_at;
-    std::string model_version;  // the tag model current when it was written; empty: none
+    // the analysis version most images have ("builtin-1+tags-3"; empty: analyzed before eye),
+    // every version with its count, and the tag model current when it was written (empty: none)
+    std::string model_version;
+    std::vector<std::pair<std::string, std::int64_t>> model_versions;
+    std::string tag_model;
 };
 
 struct ExportRequest {
