@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "eye/core/error.hpp"
 #include "eye/core/host.hpp"
 #include "eye/json/json.hpp"
 #include "eye/log/log.hpp"
@@ -23,6 +24,7 @@ std::int32_t lock_key(const std::string& task) {
 }
 
 const db::Statement k_try_lock{"runner.try_lock", "SELECT pg_try_advisory_lock($1, $2)"};
+const db::Statement k_unlock{"runner.unlock", "SELECT pg_advisory_unlock($1, $2)"};
 
 const db::Statement k_lock_holder{
     "runner.lock_holder",
@@ -97,6 +99,15 @@ std::string application_name(const std::string& program) {
 bool try_lock(db::Session& session, const std::string& task) {
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
     return tx.one(k_try_lock, k_lock_class, lock_key(task))[0].as<bool>();
+}
+
+void unlock(db::Session& session, const std::string& task) {
+    try {
+        db::Transaction tx(session, db::Transaction::Mode::autocommit);
+        tx.one(k_unlock, k_lock_class, lock_key(task));
+    } catch (const eye::Error&) {
+        // the connection is gone: the server released the lock with it
+    }
 }
 
 LockHolder find_lock_holder(db::Session& session, const std::string& task) {

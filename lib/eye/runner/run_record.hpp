@@ -22,6 +22,8 @@ struct LockHolder {
 // Tries the session-level advisory lock for `task`. The lock lives as long as the session, and
 // the server releases it if the process dies.
 bool try_lock(db::Session& session, const std::string& task);
+// Releases it at the end of the run (errors ignored: a lost connection released it already).
+void unlock(db::Session& session, const std::string& task);
 LockHolder find_lock_holder(db::Session& session, const std::string& task);
 
 // The application_name eye sessions use, so a lock holder can be named: "eye-monitor pid=12 h=x".

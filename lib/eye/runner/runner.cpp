@@ -187,6 +187,7 @@ struct Run {
     int pid = static_cast<int>(getpid());
     std::optional<db::Session> session;
     std::optional<std::int64_t> run_id;
+    bool locked = false;  // holds the task's advisory lock
 };
 
 // Connects as the command's traits ask; for an optional database a failure is kept for the task
@@ -261,6 +262,7 @@ Outcome execute(Run& run, Context& context) {
         skipped.note = "another run holds the lock";
         return skipped;
     }
+    run.locked = take_lock && context.db != nullptr;
     if (can_record) {
         run.run_id = run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
                                        run.parsed.dry_run);
@@ -399,6 +401,11 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
 
     if (outcome.status != RunStatus::skipped) {
         finish_record(run, outcome);
+    }
+    if (run.locked) {
+        // released now rather than when the server notices the connection is gone, which under
+        // load can be after the next run of the task has started and found it still held
+        run_record::unlock(*run.session, command.task);
     }
     if (command.traits.record == CommandTraits::Record::yes && !parsed.config.metrics_dir.empty()) {
         reporting::write_metrics(parsed.config.metrics_dir, command.task, {started_wall, elapsed},

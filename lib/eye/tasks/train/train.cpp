@@ -125,6 +125,11 @@ void add_train_options(CLI::App& app, Config& config, TrainOptions& options) {
                      "train on at most this many images, the newest (the export's --limit)", 1,
                      100'000'000);
     options::add_int(app, "--keep", options.keep, "exports kept in history", 1, 10'000);
+    options::add_string(app, "--output-dir", options.output_dir,
+                        "folder for the training's export (default: "
+                        "$EYE_STATE_DIR/training/exports; upstream's train_model.py reads "
+                        "/app/training_data/images_metadata.json)")
+        ->type_name("DIR");
     options::add_duration(app, "--timeout", options.timeout,
                           "give up on a training that takes longer (e.g. 30m, 2h)",
                           Milliseconds(1'000));
@@ -187,7 +192,8 @@ Outcome run_train(Context& context, const TrainOptions& options) {
         ExportRequest request;
         request.limit = options.limit;
         request.format = trainer->export_format();
-        request.dir = default_export_dir(context.config);
+        request.dir = options.output_dir.empty() ? default_export_dir(context.config)
+                                                 : std::filesystem::path(options.output_dir);
         request.keep = options.keep;
         files = write_export(*context.db, request, context.now);
         if (!files) {

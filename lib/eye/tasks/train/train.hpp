@@ -15,6 +15,7 @@ struct TrainOptions {
     bool force = false;
     long long limit = 5000;  // the export's
     long long keep = 7;      // exports kept
+    std::string output_dir;  // the export's folder; default $EYE_STATE_DIR/training/exports
     Milliseconds timeout{3'600'000};
     std::string promote = "better";  // better | always
 };
