@@ -30,7 +30,12 @@ const db::Statement k_new_images{
     "train.new_images",
     "SELECT count(*) FROM media_files "
     "WHERE media_type = 'image' AND deleted_at IS NULL AND processing_status = 'completed' "
-    "  AND ($1::timestamptz IS NULL OR created_at > $1::timestamptz::timestamp)"};
+    "  AND created_at > $1::timestamptz::timestamp"};
+
+const db::Statement k_all_images{
+    "train.all_images",
+    "SELECT count(*) FROM media_files "
+    "WHERE media_type = 'image' AND deleted_at IS NULL AND processing_status = 'completed'"};
 
 const db::Statement k_enough_images{
     "train.enough_images",
@@ -75,7 +80,6 @@ std::string hex(const std::string& bytes) {
 }
 
 struct Gate {
-    std::optional<TimePoint> since;  // the last successful training's start
     std::string last_version;
     std::int64_t new_images = 0;
     std::int64_t total = 0;  // at most min_total: enough to decide
@@ -84,13 +88,13 @@ struct Gate {
 Gate read_gate(db::Session& session, const TrainOptions& options) {
     db::Transaction tx(session);
     Gate gate;
-    std::optional<std::string> since_param;
+    std::optional<std::string> since_param;  // the last successful training's start
     if (auto row = tx.at_most_one(k_last_success)) {
         since_param = (*row)[0].as<std::string>();
         gate.last_version = (*row)[1].as<std::string>();
-        gate.since = TimePoint{};  // shown from the text; the value itself is only compared
     }
-    gate.new_images = tx.one(k_new_images, since_param)[0].as<std::int64_t>();
+    gate.new_images = since_param ? tx.one(k_new_images, *since_param)[0].as<std::int64_t>()
+                                  : tx.one(k_all_images)[0].as<std::int64_t>();
     gate.total =
         tx.one(k_enough_images, std::max<long long>(options.min_total, 1))[0].as<std::int64_t>();
     tx.commit();
