@@ -123,6 +123,25 @@ std::vector<std::uint32_t> assign(const Points& points, std::size_t count,
     return assignment;
 }
 
+// The nearest cell of each example, centred and normalized one at a time (no copy of them all).
+std::vector<std::uint32_t> assign_examples(const std::vector<const Example*>& examples,
+                                           const std::vector<float>& mean,
+                                           const std::vector<float>& centroids, int threads) {
+    std::vector<std::uint32_t> assignment(examples.size());
+    const std::size_t dims = mean.size();
+    parallel_for(examples.size(), threads, [&](std::size_t begin, std::size_t end) {
+        std::vector<float> point(dims);
+        for (std::size_t i = begin; i < end; ++i) {
+            for (std::size_t d = 0; d < dims; ++d) {
+                point[d] = examples[i]->embedding[d] - mean[d];
+            }
+            normalize(point.data(), dims);
+            assignment[i] = nearest(point.data(), centroids, dims);
+        }
+    });
+    return assignment;
+}
+
 // Little-endian byte writing and reading of the model's parts.
 class Out {
 public:
@@ -264,24 +283,20 @@ constexpr std::size_t k_feature_count = 5;
 void TagModel::fit_cells(const std::vector<const Example*>& examples,
                          const TrainSettings& settings) {
     const std::size_t dims = m_dimensions;
-    const Points points = centre(examples, m_mean);
-    // k-means on an evenly spread sample; the cells start at evenly spread points of it
-    std::vector<std::size_t> sample;
+    // k-means on an evenly spread sample (only it is centred and held twice); the cells start
+    // at evenly spread points of it
+    std::vector<const Example*> sample;
     const std::size_t sample_size = std::min(examples.size(), k_kmeans_sample);
     for (std::size_t i = 0; i < sample_size; ++i) {
-        sample.push_back(i * examples.size() / sample_size);
+        sample.push_back(examples[i * examples.size() / sample_size]);
     }
+    const Points sampled = centre(sample, m_mean);
     const std::size_t cells =
         std::clamp<std::size_t>(examples.size() / k_images_per_cell, 1, k_max_cells);
     m_centroids.assign(cells * dims, 0.0f);
     for (std::size_t c = 0; c < cells; ++c) {
-        std::copy_n(points.row(sample[c * sample_size / cells]), dims,
+        std::copy_n(sampled.row(c * sample_size / cells), dims,
                     m_centroids.begin() + static_cast<std::ptrdiff_t>(c * dims));
-    }
-    Points sampled;
-    sampled.dimensions = dims;
-    for (std::size_t i : sample) {
-        sampled.values.insert(sampled.values.end(), points.row(i), points.row(i) + dims);
     }
     std::vector<std::uint32_t> assignment;
     for (int round = 0; round < k_kmeans_rounds; ++round) {
@@ -485,10 +500,9 @@ TagModel TagModel::train(const std::vector<Example>& examples, const TrainSettin
         calibration.clear();
     }
     model.fit_cells(fit, settings);
-    {
-        const Points points = centre(fit, model.m_mean);
-        model.count_tags(fit, assign(points, fit.size(), model.m_centroids, settings.threads));
-    }
+    std::vector<std::uint32_t> assignment =
+        assign_examples(fit, model.m_mean, model.m_centroids, settings.threads);
+    model.count_tags(fit, assignment);
 
     model.m_weights = {0.0, 1.0, 0.5, 0.0, 0.0};
     model.m_threshold = 0.5;
@@ -548,8 +562,10 @@ TagModel TagModel::train(const std::vector<Example>& examples, const TrainSettin
         // the final counts take every image, the calibration ones too
         std::vector<const Example*> all = fit;
         all.insert(all.end(), calibration.begin(), calibration.end());
-        const Points points = centre(all, model.m_mean);
-        model.count_tags(all, assign(points, all.size(), model.m_centroids, settings.threads));
+        const auto more =
+            assign_examples(calibration, model.m_mean, model.m_centroids, settings.threads);
+        assignment.insert(assignment.end(), more.begin(), more.end());
+        model.count_tags(all, assignment);
     }
     return model;
 }
