@@ -93,11 +93,18 @@ CopyOut::CopyOut(Transaction& tx, std::string what, const std::string& query) tr
     rethrow_database_error(m_what);
 }
 
-CopyOut::~CopyOut() = default;
+CopyOut::~CopyOut() {
+    if (!m_done) {
+        // left before the last row (an error, a stop): without this, the stream would read
+        // every remaining row before it let go
+        cancel();
+    }
+}
 
 bool CopyOut::next(std::vector<std::optional<std::string_view>>& fields) {
     try {
         if (!m_stream.get_raw_line(m_line)) {
+            m_done = true;
             return false;
         }
     } catch (...) {

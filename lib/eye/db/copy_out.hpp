@@ -19,6 +19,7 @@ public:
     // COPY (query) TO STDOUT inside tx. COPY takes no parameters: `query` must be eye's own
     // text, with any value in it formatted by eye (a validated number), never outside input.
     CopyOut(Transaction& tx, std::string what, const std::string& query);
+    // Cancels the COPY when it ends before the last row.
     ~CopyOut();
     CopyOut(const CopyOut&) = delete;
     CopyOut& operator=(const CopyOut&) = delete;
@@ -35,6 +36,7 @@ private:
     pqxx::stream_from m_stream;
     std::string m_line;
     std::vector<std::string> m_unescaped;  // per field, when it held an escape
+    bool m_done = false;                   // the last row was read
 };
 
 // Splits one line of COPY's text format into fields: tab-separated, \N for NULL, backslash

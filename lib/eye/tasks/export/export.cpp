@@ -358,7 +358,6 @@ std::optional<ExportFiles> write_export(db::Session& session, const ExportReques
             continue;
         }
         if (stop::requested()) {
-            rows_out.cancel();
             throw TempFailError(fmt::format("stopped by {} after {} of {} rows; nothing was "
                                             "left under the export's name",
                                             stop::signal_name(), files.count, total),
