@@ -366,8 +366,7 @@ int time_builtin(const fs::path& dir, int rounds) {
         if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") {
             eye::analyzers::MediaItem item;
             item.id = static_cast<std::int64_t>(items.size() + 1);
-            item.file_path = entry.path().filename().string();
-            item.absolute_path = entry.path();
+            item.set_file(entry.path());
             items.push_back(item);
         }
     }

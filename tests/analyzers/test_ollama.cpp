@@ -62,8 +62,7 @@ fs::path write_file(const TempDir& dir, const std::string& name, const std::stri
 MediaItem item(const fs::path& path) {
     MediaItem media;
     media.id = 11;
-    media.file_path = path.filename().string();
-    media.absolute_path = path;
+    media.set_file(path);
     return media;
 }
 

@@ -1,7 +1,9 @@
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -105,4 +107,55 @@ TEST_CASE("write_file_atomically never writes through a link planted where it wr
     CHECK(contents(victim) == "precious\n");
     CHECK(contents(file) == "metrics\n");
     CHECK_FALSE(fs::is_symlink(file));
+}
+
+TEST_CASE("read_file_beneath never leaves its root, whatever the path says") {
+    TempDir dir;
+    namespace fs = std::filesystem;
+    const fs::path root = dir.path / "media";
+    fs::create_directories(root / "albums");
+    fs::create_directories(dir.path / "private");
+    std::ofstream(root / "albums" / "a.png") << "inside";
+    std::ofstream(dir.path / "private" / "secret.png") << "outside";
+    fs::create_directory_symlink(dir.path / "private", root / "link");  // leads out
+    fs::create_directory_symlink("albums", root / "also-albums");       // stays in (relative)
+    fs::create_directory_symlink(root / "albums", root / "absolute");   // absolute: refused
+    fs::create_symlink(dir.path / "private" / "secret.png", root / "secret.png");
+
+    auto read = [&](const std::string& relative) {
+        return eye::read_file_beneath(root, relative, 1000);
+    };
+    CHECK(read("albums/a.png").value() == "inside");
+    CHECK(read("./albums/../albums/a.png").value() == "inside");
+    CHECK(read("also-albums/a.png").value() == "inside");  // a link that stays inside is fine
+    fs::create_directories(root / "nope");
+    for (const char* escape :
+         {"nope/../link/secret.png", "link/secret.png", "secret.png", "absolute/a.png",
+          "../private/secret.png", "albums/../../private/secret.png", "/etc/hostname", ""}) {
+        INFO(escape);
+        auto result = read(escape);
+        REQUIRE_FALSE(result.has_value());
+        INFO(result.error().reason(1000));
+        CHECK(result.error().kind == ReadError::Kind::outside);
+        CHECK_FALSE(result.error().transient());
+    }
+    CHECK(read("albums/missing.png").error().kind == ReadError::Kind::system);
+    // through a folder that does not exist the path goes nowhere at all
+    CHECK(read("missing/../link/secret.png").error().kind == ReadError::Kind::system);
+    CHECK(read("albums").error().kind == ReadError::Kind::not_regular);
+}
+
+TEST_CASE("a FIFO or a device is refused at once, not waited on") {
+    TempDir dir;
+    const auto fifo = dir.path / "pipe.jpg";
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    auto started = std::chrono::steady_clock::now();
+    auto beneath = eye::read_file_beneath(dir.path, "pipe.jpg", 1000);
+    auto direct = read_file(fifo, 1000);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    REQUIRE_FALSE(beneath.has_value());
+    CHECK(beneath.error().kind == ReadError::Kind::not_regular);
+    REQUIRE_FALSE(direct.has_value());
+    CHECK(direct.error().kind == ReadError::Kind::not_regular);
+    CHECK(read_file("/dev/zero", 1000).error().kind == ReadError::Kind::not_regular);
 }

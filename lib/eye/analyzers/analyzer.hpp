@@ -18,8 +18,16 @@ namespace eye::analyzers {
 struct MediaItem {
     std::int64_t id = 0;
     std::string file_path;                // as stored, relative to EYE_MEDIA_ROOT
-    std::filesystem::path absolute_path;  // resolved and checked to be inside EYE_MEDIA_ROOT
-    std::string mime_type;                // as stored; may be empty
+    std::filesystem::path media_root;     // EYE_MEDIA_ROOT; read the file with read_media_file
+    std::filesystem::path absolute_path;  // media_root / file_path, for messages
+
+    // Points the item at the file at `path`, its folder as the media root (tools and tests).
+    void set_file(const std::filesystem::path& path) {
+        media_root = path.parent_path();
+        file_path = path.filename().string();
+        absolute_path = path;
+    }
+    std::string mime_type;  // as stored; may be empty
 };
 
 // An analysis that did not succeed. A permanent failure (corrupt file, 404 from the service) is

@@ -34,13 +34,23 @@ fs::path resolve_media_path(const fs::path& root, std::string_view file_path) {
                             fmt::format("file_path '{}' is not relative to EYE_MEDIA_ROOT",
                                         std::string(file_path)));
     }
+    // no ".." at all, wherever it would lead: what it passes through may be a link, which only
+    // the kernel can judge (read_media_file opens beneath the root), and the AI service, which
+    // reads the file itself, must not be handed it either
+    for (const auto& part : relative) {
+        if (part == "..") {
+            throw AnalysisError(
+                AnalysisError::Kind::permanent,
+                fmt::format("file_path '{}' leads outside EYE_MEDIA_ROOT", std::string(file_path)));
+        }
+    }
     std::error_code error;
     fs::path base = fs::weakly_canonical(root, error);
     fs::path full = fs::weakly_canonical(root / relative, error);
     if (error || !is_inside(base, full)) {
-        throw AnalysisError(AnalysisError::Kind::permanent,
-                            fmt::format("file_path '{}' leads outside EYE_MEDIA_ROOT '{}'",
-                                        std::string(file_path), root.string()));
+        throw AnalysisError(
+            AnalysisError::Kind::permanent,
+            fmt::format("file_path '{}' leads outside EYE_MEDIA_ROOT", std::string(file_path)));
     }
     return full;
 }

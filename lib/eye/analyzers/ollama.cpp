@@ -241,8 +241,8 @@ OllamaAnalyzer::OllamaAnalyzer(const Config& config, int expected_embedding_leng
 
 AnalysisResult OllamaAnalyzer::analyze(const MediaItem& item) {
     auto start = Clock::now();
-    std::string bytes = read_media_file(
-        item.absolute_path, static_cast<std::uint64_t>(m_options.limits.max_file_bytes));
+    std::string bytes =
+        read_media_file(item, static_cast<std::uint64_t>(m_options.limits.max_file_bytes));
     Image image = decode_image(bytes, m_options.limits);
     std::string jpeg;
     try {

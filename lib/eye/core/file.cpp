@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -68,6 +70,8 @@ std::string ReadError::reason(std::uint64_t limit) const {
     switch (kind) {
         case Kind::not_regular:
             return "not a regular file";
+        case Kind::outside:
+            return "the path leads outside the folder it must stay in";
         case Kind::too_large:
             return fmt::format("{} bytes, the limit is {} bytes", size, limit);
         case Kind::system:
@@ -83,20 +87,25 @@ bool ReadError::transient() const {
             error_number == ESTALE || error_number == ETIMEDOUT || error_number == ENOBUFS);
 }
 
-tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path,
-                                               std::uint64_t max_bytes) {
-    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (file.get() < 0) {
-        return system_error(errno);
-    }
+namespace {
+
+constexpr int k_read_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+
+tl::unexpected<ReadError> read_error(ReadError::Kind kind) {
+    ReadError error;
+    error.kind = kind;
+    return tl::make_unexpected(error);
+}
+
+// The whole content of the open file `fd` (which it closes), when it is a regular file.
+tl::expected<std::string, ReadError> read_open_file(int fd, std::uint64_t max_bytes) {
+    FileDescriptor file(fd);
     struct stat info {};
     if (::fstat(file.get(), &info) != 0) {
         return system_error(errno);
     }
     if (!S_ISREG(info.st_mode)) {
-        ReadError error;
-        error.kind = ReadError::Kind::not_regular;
-        return tl::make_unexpected(error);
+        return read_error(ReadError::Kind::not_regular);
     }
     const auto size = static_cast<std::uint64_t>(info.st_size);
     if (size > max_bytes) {
@@ -122,6 +131,87 @@ tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path
     }
     bytes.resize(got);
     return bytes;
+}
+
+// Without openat2: one component at a time from the root, never following a link, never "..".
+int open_beneath_by_walking(int root_fd, std::string_view relative, ReadError::Kind& refused) {
+    int directory = ::dup(root_fd);
+    std::size_t start = 0;
+    while (directory >= 0) {
+        const std::size_t slash = relative.find('/', start);
+        const std::string part(relative.substr(
+            start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+        int next = -1;
+        if (part == "..") {
+            refused = ReadError::Kind::outside;
+            errno = EXDEV;
+        } else if (slash == std::string_view::npos) {
+            next = ::openat(directory, part.c_str(), k_read_flags | O_NOFOLLOW);
+        } else if (part.empty() || part == ".") {
+            next = ::dup(directory);
+        } else {
+            next = ::openat(directory, part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        const int saved = errno;
+        if (next < 0 && refused == ReadError::Kind::system) {
+            struct stat info {};
+            if (::fstatat(directory, part.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(info.st_mode)) {
+                refused = ReadError::Kind::outside;  // a link, not followed
+            }
+        }
+        ::close(directory);
+        errno = saved;
+        if (next < 0 || slash == std::string_view::npos) {
+            return next;
+        }
+        directory = next;
+        start = slash + 1;
+    }
+    return -1;
+}
+
+}  // namespace
+
+tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path,
+                                               std::uint64_t max_bytes) {
+    // non-blocking, so that a FIFO is refused (by fstat) instead of waited on
+    int fd = ::open(path.c_str(), k_read_flags);
+    if (fd < 0) {
+        return system_error(errno);
+    }
+    return read_open_file(fd, max_bytes);
+}
+
+tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::path& root,
+                                                       std::string_view relative,
+                                                       std::uint64_t max_bytes) {
+    if (relative.empty() || relative.front() == '/') {
+        return read_error(ReadError::Kind::outside);
+    }
+    FileDescriptor root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root_fd.get() < 0) {
+        return system_error(errno);
+    }
+    const std::string path(relative);
+    struct open_how how {};
+    how.flags = static_cast<std::uint64_t>(k_read_flags);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    int fd =
+        static_cast<int>(::syscall(SYS_openat2, root_fd.get(), path.c_str(), &how, sizeof how));
+    ReadError::Kind refused = ReadError::Kind::system;
+    if (fd < 0 && errno == ENOSYS) {
+        fd = open_beneath_by_walking(root_fd.get(), relative, refused);
+    } else if (fd < 0 && errno == EXDEV) {
+        refused = ReadError::Kind::outside;
+    }
+    if (fd < 0) {
+        if (refused != ReadError::Kind::system) {
+            return read_error(refused);
+        }
+        return system_error(errno);
+    }
+    return read_open_file(fd, max_bytes);
 }
 
 tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,

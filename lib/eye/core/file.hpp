@@ -16,6 +16,7 @@ struct ReadError {
         system,       // open, fstat or read failed: error_number says why
         not_regular,  // a directory, a device, a FIFO
         too_large,    // larger than the caller's limit: size says how large
+        outside,      // the path leads outside the root it must stay beneath
     };
     Kind kind = Kind::system;
     int error_number = 0;
@@ -32,6 +33,16 @@ struct ReadError {
 // than `max_bytes`. A file that shrinks while it is read gives what was there.
 tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path,
                                                std::uint64_t max_bytes);
+
+// read_file for `relative` beneath the directory `root`, with the kernel's help: openat2 with
+// RESOLVE_BENEATH, so no ".." and no symbolic link anywhere in the path can lead outside `root`
+// (a link that stays inside is followed); where the kernel has no openat2, each component is
+// opened in turn with O_NOFOLLOW and any ".." or link is refused. The file is opened
+// non-blocking and checked with fstat on the open descriptor, so a FIFO or a device is refused
+// without waiting on it. An absolute `relative` is refused (Kind::outside).
+tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::path& root,
+                                                       std::string_view relative,
+                                                       std::uint64_t max_bytes);
 
 // Writes `content` to `path` so that a reader sees the old file or the new one, never half of
 // one: a temporary file beside it with an unpredictable name, created exclusively (O_EXCL, so

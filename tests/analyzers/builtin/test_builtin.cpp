@@ -328,7 +328,7 @@ TEST_CASE("BuiltinAnalyzer reads the file and names itself builtin-1") {
     MediaItem item;
     item.id = 7;
     item.file_path = "chelsea.png";
-    item.absolute_path = k_images / "chelsea.png";
+    item.set_file(k_images / "chelsea.png");
     const auto result = analyzer.analyze(item);
     CHECK(*result.file_hash == "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb");
     CHECK(*result.width == 451);
@@ -341,26 +341,26 @@ TEST_CASE("BuiltinAnalyzer refuses missing, truncated and fake image files for g
     BuiltinAnalyzer analyzer;
     MediaItem item;
 
-    item.absolute_path = dir.path / "missing.jpg";
+    item.set_file(dir.path / "missing.jpg");
     const auto missing = analysis_error_of([&] { analyzer.analyze(item); });
     CHECK(missing.permanent());
     CHECK(std::string(missing.what()) ==
           fmt::format("cannot read '{}': No such file or directory", item.absolute_path.string()));
 
     const std::string rocket = photo("rocket.jpg");
-    item.absolute_path = write_file(dir, "rocket-half.jpg", rocket.substr(0, rocket.size() / 2));
+    item.set_file(write_file(dir, "rocket-half.jpg", rocket.substr(0, rocket.size() / 2)));
     const auto truncated = analysis_error_of([&] { analyzer.analyze(item); });
     CHECK(truncated.permanent());
     CHECK(std::string(truncated.what()) ==
           fmt::format("truncated JPEG: data ends at byte {} before the end-of-image marker",
                       rocket.size() / 2));
 
-    item.absolute_path = write_file(dir, "x.jpg", "This is a text file, whatever its name says.\n");
+    item.set_file(write_file(dir, "x.jpg", "This is a text file, whatever its name says.\n"));
     const auto text = analysis_error_of([&] { analyzer.analyze(item); });
     CHECK(text.permanent());
     CHECK(std::string(text.what()) == "not a JPEG or PNG image (looks like text)");
 
-    item.absolute_path = dir.path;
+    item.set_file(dir.path);
     const auto directory = analysis_error_of([&] { analyzer.analyze(item); });
     CHECK(directory.permanent());
     CHECK_THAT(directory.what(), Catch::EndsWith("': not a regular file"));
@@ -368,7 +368,7 @@ TEST_CASE("BuiltinAnalyzer refuses missing, truncated and fake image files for g
     BuiltinOptions small;
     small.limits.max_file_bytes = 1000;
     BuiltinAnalyzer limited(small);
-    item.absolute_path = k_images / "rocket.jpg";
+    item.set_file(k_images / "rocket.jpg");
     const auto large = analysis_error_of([&] { limited.analyze(item); });
     CHECK(large.permanent());
     CHECK_THAT(large.what(), Catch::StartsWith("image file is too large: 112525 bytes"));
@@ -379,7 +379,7 @@ TEST_CASE("BuiltinAnalyzer gives the same results from several threads at once")
     std::vector<std::string> expected;
     for (const auto& sample : k_photos) {
         MediaItem item;
-        item.absolute_path = k_images / sample.file;
+        item.set_file(k_images / sample.file);
         const auto result = analyzer.analyze(item);
         expected.push_back(*result.phash + *result.dhash + *result.dominant_colors_json +
                            *result.image_quality_json);
@@ -391,7 +391,7 @@ TEST_CASE("BuiltinAnalyzer gives the same results from several threads at once")
             for (std::size_t k = 0; k < k_photos.size(); ++k) {
                 const std::size_t i = (k + t * 3) % k_photos.size();
                 MediaItem item;
-                item.absolute_path = k_images / k_photos[i].file;
+                item.set_file(k_images / k_photos[i].file);
                 const auto result = analyzer.analyze(item);
                 if (*result.phash + *result.dhash + *result.dominant_colors_json +
                         *result.image_quality_json !=
@@ -415,7 +415,7 @@ TEST_CASE("builtin throughput over the sample photos (printed, not asserted)") {
     for (int round = 0; round < k_rounds; ++round) {
         for (const auto& sample : k_photos) {
             MediaItem item;
-            item.absolute_path = k_images / sample.file;
+            item.set_file(k_images / sample.file);
             const auto result = analyzer.analyze(item);
             pixels += std::int64_t(*result.width) * *result.height;
         }

@@ -79,8 +79,8 @@ BuiltinAnalyzer::BuiltinAnalyzer(BuiltinOptions options) : m_options(std::move(o
 }
 
 AnalysisResult BuiltinAnalyzer::analyze(const MediaItem& item) {
-    const std::string bytes = read_media_file(
-        item.absolute_path, static_cast<std::uint64_t>(m_options.limits.max_file_bytes));
+    const std::string bytes =
+        read_media_file(item, static_cast<std::uint64_t>(m_options.limits.max_file_bytes));
     return analyze_image_bytes(bytes, m_options);
 }
 

@@ -72,6 +72,7 @@ FinishedAnalysis analyze_one(analyzers::Analyzer& analyzer, const AnalysisTask& 
         item.id = job.media_id;
         item.file_path = job.file_path;
         item.mime_type = job.mime_type;
+        item.media_root = media_root;
         item.absolute_path = analyzers::resolve_media_path(media_root, job.file_path);
         finished.result = analyzer.analyze(item);
     } catch (const AnalysisError& e) {

@@ -1,5 +1,6 @@
 #include "eye/tasks/worker/worker.hpp"
 
+#include <filesystem>
 #include <utility>
 
 #include <fmt/format.h>
@@ -75,6 +76,14 @@ void validate_worker_options(const Config&, const WorkerOptions& options) {
 }
 
 Outcome run_worker(Context& context, const WorkerOptions& options) {
+    // the whole disk as the media root (EYE_MEDIA_ROOT unset and started from /) would make
+    // every path in media_files a path on this machine
+    std::error_code error;
+    if (std::filesystem::weakly_canonical(context.config.media_root, error) == "/") {
+        throw ConfigError("the media root is '/', the whole disk",
+                          "set EYE_MEDIA_ROOT to the folder media_files.file_path is relative "
+                          "to (upstream: storage/app/public)");
+    }
     int dimensions = 0;
     {
         db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
