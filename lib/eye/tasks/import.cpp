@@ -327,7 +327,8 @@ Outcome Importer::run() {
             interrupted = true;
             break;
         }
-        auto bytes = read_file(candidate.path, k_max_file_bytes);
+        // read as the worker will: beneath the root, so what is registered is what it finds
+        auto bytes = read_file_beneath(root, candidate.relative, k_max_file_bytes);
         ++done;
         if (!bytes) {
             const ReadError& error = bytes.error();
