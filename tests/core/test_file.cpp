@@ -145,6 +145,37 @@ TEST_CASE("read_file_beneath never leaves its root, whatever the path says") {
     CHECK(read("albums").error().kind == ReadError::Kind::not_regular);
 }
 
+TEST_CASE("without openat2, the walk refuses every link and every '..'") {
+    TempDir dir;
+    namespace fs = std::filesystem;
+    const fs::path root = dir.path / "media";
+    fs::create_directories(root / "albums" / "2024");
+    fs::create_directories(root / "nope");
+    fs::create_directories(dir.path / "private");
+    std::ofstream(root / "albums" / "2024" / "a.png") << "inside";
+    std::ofstream(dir.path / "private" / "secret.png") << "outside";
+    fs::create_directory_symlink(dir.path / "private", root / "link");
+    fs::create_directory_symlink("albums", root / "also-albums");
+    fs::create_symlink(dir.path / "private" / "secret.png", root / "secret.png");
+    auto read = [&](const std::string& relative) {
+        return eye::detail::read_file_beneath_walking(root, relative, 1000);
+    };
+    CHECK(read("albums/2024/a.png").value() == "inside");
+    CHECK(read("./albums//2024/a.png").value() == "inside");
+    for (const char* refused :
+         {"nope/../link/secret.png", "link/secret.png", "secret.png", "also-albums/2024/a.png",
+          "../private/secret.png", "albums/../albums/2024/a.png", "/etc/hostname", ""}) {
+        INFO(refused);
+        auto result = read(refused);
+        REQUIRE_FALSE(result.has_value());
+        CHECK(result.error().kind == ReadError::Kind::outside);
+    }
+    CHECK(read("albums/missing.png").error().kind == ReadError::Kind::system);
+    CHECK(read("albums/2024").error().kind == ReadError::Kind::not_regular);
+    REQUIRE(mkfifo((root / "pipe.png").c_str(), 0600) == 0);
+    CHECK(read("pipe.png").error().kind == ReadError::Kind::not_regular);
+}
+
 TEST_CASE("a FIFO or a device is refused at once, not waited on") {
     TempDir dir;
     const auto fifo = dir.path / "pipe.jpg";

@@ -183,9 +183,11 @@ tl::expected<std::string, ReadError> read_file(const std::filesystem::path& path
     return read_open_file(fd, max_bytes);
 }
 
-tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::path& root,
-                                                       std::string_view relative,
-                                                       std::uint64_t max_bytes) {
+namespace {
+
+tl::expected<std::string, ReadError> read_beneath(const std::filesystem::path& root,
+                                                  std::string_view relative,
+                                                  std::uint64_t max_bytes, bool use_openat2) {
     if (relative.empty() || relative.front() == '/') {
         return read_error(ReadError::Kind::outside);
     }
@@ -194,11 +196,15 @@ tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::pa
         return system_error(errno);
     }
     const std::string path(relative);
-    struct open_how how {};
-    how.flags = static_cast<std::uint64_t>(k_read_flags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    int fd =
-        static_cast<int>(::syscall(SYS_openat2, root_fd.get(), path.c_str(), &how, sizeof how));
+    int fd = -1;
+    errno = ENOSYS;
+    if (use_openat2) {
+        struct open_how how {};
+        how.flags = static_cast<std::uint64_t>(k_read_flags);
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        fd =
+            static_cast<int>(::syscall(SYS_openat2, root_fd.get(), path.c_str(), &how, sizeof how));
+    }
     ReadError::Kind refused = ReadError::Kind::system;
     if (fd < 0 && errno == ENOSYS) {
         fd = open_beneath_by_walking(root_fd.get(), relative, refused);
@@ -212,6 +218,19 @@ tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::pa
         return system_error(errno);
     }
     return read_open_file(fd, max_bytes);
+}
+
+}  // namespace
+
+tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::path& root,
+                                                       std::string_view relative,
+                                                       std::uint64_t max_bytes) {
+    return read_beneath(root, relative, max_bytes, true);
+}
+
+tl::expected<std::string, ReadError> detail::read_file_beneath_walking(
+    const std::filesystem::path& root, std::string_view relative, std::uint64_t max_bytes) {
+    return read_beneath(root, relative, max_bytes, false);
 }
 
 tl::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,

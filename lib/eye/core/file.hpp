@@ -44,6 +44,14 @@ tl::expected<std::string, ReadError> read_file_beneath(const std::filesystem::pa
                                                        std::string_view relative,
                                                        std::uint64_t max_bytes);
 
+namespace detail {
+// read_file_beneath as it works where the kernel has no openat2 (before Linux 5.6): every link
+// is refused, even one that stays inside. For tests; use read_file_beneath.
+tl::expected<std::string, ReadError> read_file_beneath_walking(const std::filesystem::path& root,
+                                                               std::string_view relative,
+                                                               std::uint64_t max_bytes);
+}  // namespace detail
+
 // Writes `content` to `path` so that a reader sees the old file or the new one, never half of
 // one: a temporary file beside it with an unpredictable name, created exclusively (O_EXCL, so
 // never through a link someone left there), fsynced, renamed over `path`, and the directory
