@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ostream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -35,7 +36,7 @@ const db::Statement k_current_model{"export.current_model",
 struct ExportQuery {
     std::string count_sql;
 
-    explicit ExportQuery(const db::MediaTable& table) : m_table(table) {
+    explicit ExportQuery(db::MediaTable table) : m_table(std::move(table)) {
         count_sql = fmt::format(
             "SELECT count(*) FROM (SELECT 1 FROM media_files m WHERE {} LIMIT $1) picked",
             k_filter);
@@ -62,7 +63,7 @@ struct ExportQuery {
 private:
     static constexpr const char* k_filter =
         "m.media_type = 'image' AND m.deleted_at IS NULL AND m.processing_status = 'completed'";
-    const db::MediaTable& m_table;
+    db::MediaTable m_table;
 };
 
 using Field = std::optional<std::string_view>;
@@ -320,8 +321,7 @@ std::filesystem::path default_export_dir(const Config& config) {
 std::optional<ExportFiles> write_export(db::Session& session, const ExportRequest& request,
                                         TimePoint now) {
     db::Transaction tx(session);
-    const db::MediaTable table = db::MediaTable::read(tx);
-    const ExportQuery query(table);
+    const ExportQuery query(db::MediaTable::read(tx));
     const db::Statement count_statement{"export.count", query.count_sql.c_str()};
     const std::int64_t total = tx.one(count_statement, request.limit)[0].as<std::int64_t>();
     if (total == 0) {
