@@ -59,22 +59,38 @@ double Scores::f1() const {
     return p + r == 0 ? 0.0 : 2 * p * r / (p + r);
 }
 
-Scores evaluate(const TagModel& model, const std::vector<Example>& held_out) {
+namespace {
+
+// Scores the tags `predict(example, split)` gives each held-out image against those it hides.
+template <typename Predict>
+Scores score(const std::vector<Example>& held_out, Predict predict) {
     Scores scores;
     for (const auto& example : held_out) {
-        TagSplit split = split_tags(example.id, example.tags);
+        const TagSplit split = split_tags(example.id, example.tags);
         if (split.hidden.empty()) {
             continue;
         }
         ++scores.images;
         const std::set<std::string> hidden(split.hidden.begin(), split.hidden.end());
         scores.hidden += static_cast<long long>(hidden.size());
-        for (const auto& prediction : model.predict(example.embedding, split.context)) {
+        for (const std::string& tag : predict(example, split)) {
             ++scores.predicted;
-            scores.correct += hidden.count(prediction.tag) != 0 ? 1 : 0;
+            scores.correct += hidden.count(tag) != 0 ? 1 : 0;
         }
     }
     return scores;
+}
+
+}  // namespace
+
+Scores evaluate(const TagModel& model, const std::vector<Example>& held_out) {
+    return score(held_out, [&](const Example& example, const TagSplit& split) {
+        std::vector<std::string> tags;
+        for (auto& prediction : model.predict(example.embedding, split.context)) {
+            tags.push_back(std::move(prediction.tag));
+        }
+        return tags;
+    });
 }
 
 Scores evaluate_baseline(const std::vector<Example>& training,
@@ -83,15 +99,14 @@ Scores evaluate_baseline(const std::vector<Example>& training,
     long long hidden_total = 0;
     long long images = 0;
     for (const auto& example : training) {
-        TagSplit split = split_tags(example.id, example.tags);
+        const TagSplit split = split_tags(example.id, example.tags);  // its tags, once each
+        for (const auto* part : {&split.hidden, &split.context}) {
+            for (const auto& tag : *part) {
+                ++counts[tag];
+            }
+        }
         hidden_total += static_cast<long long>(split.hidden.size());
         images += split.hidden.empty() ? 0 : 1;
-        for (const auto& tag : split.hidden) {
-            ++counts[tag];
-        }
-        for (const auto& tag : split.context) {
-            ++counts[tag];
-        }
     }
     std::vector<std::pair<long long, std::string>> ranked;
     for (const auto& [tag, count] : counts) {
@@ -101,30 +116,20 @@ Scores evaluate_baseline(const std::vector<Example>& training,
     const auto per_image = static_cast<std::size_t>(
         images == 0 ? 1 : std::max(1.0, std::round(double(hidden_total) / double(images))));
 
-    Scores scores;
-    for (const auto& example : held_out) {
-        TagSplit split = split_tags(example.id, example.tags);
-        if (split.hidden.empty()) {
-            continue;
-        }
-        ++scores.images;
-        const std::set<std::string> hidden(split.hidden.begin(), split.hidden.end());
+    // the most frequent tags the image does not have yet
+    return score(held_out, [&](const Example&, const TagSplit& split) {
         const std::set<std::string> context(split.context.begin(), split.context.end());
-        scores.hidden += static_cast<long long>(hidden.size());
-        std::size_t given = 0;
+        std::vector<std::string> tags;
         for (const auto& entry : ranked) {
-            if (given == per_image) {
+            if (tags.size() == per_image) {
                 break;
             }
-            if (context.count(entry.second) != 0) {
-                continue;
+            if (context.count(entry.second) == 0) {
+                tags.push_back(entry.second);
             }
-            ++given;
-            ++scores.predicted;
-            scores.correct += hidden.count(entry.second) != 0 ? 1 : 0;
         }
-    }
-    return scores;
+        return tags;
+    });
 }
 
 }  // namespace eye::learning

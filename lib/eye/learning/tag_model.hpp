@@ -71,8 +71,10 @@ public:
     // the logistic regression's weights: bias, neighbours, co-occurrence, frequency, has-context
     const std::vector<double>& weights() const { return m_weights; }
 
+    static constexpr std::size_t k_max_tags = 512;     // the vocabulary's size at most
+    static constexpr std::size_t k_feature_count = 5;  // the weights above
+
 private:
-    struct Features;
     void fit_cells(const std::vector<const Example*>& examples, const TrainSettings& settings);
     void count_tags(const std::vector<const Example*>& examples,
                     const std::vector<std::uint32_t>& assignment);
