@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 
 #include "eye/json/json.hpp"
@@ -84,6 +85,28 @@ std::shared_ptr<const CurrentModel> load_current_model(db::Transaction& tx) {
         return nullptr;
     }
     return std::make_shared<const CurrentModel>(CurrentModel{std::move(info), std::move(*model)});
+}
+
+bool CurrentModelFollower::refresh(db::Transaction& tx) {
+    auto info = current_model_info(tx);
+    const std::int64_t id = info ? info->id : 0;
+    if (id == m_id) {
+        return false;
+    }
+    m_id = id;
+    m_model = info ? load_current_model(tx) : nullptr;
+    return true;
+}
+
+std::string describe(const CurrentModel& model, const std::string& analyzer,
+                     const std::string& model_version) {
+    const auto& source = model.info.source;
+    return fmt::format(
+        "tag model {} ({} tags, learned from {} {} embeddings): {}", model.info.version,
+        model.model.vocabulary().size(), source.analyzer, source.model_version,
+        model.info.applies_to(analyzer, model_version)
+            ? std::string("applied to every analysis")
+            : fmt::format("not applied, the analyzer is {} {}", analyzer, model_version));
 }
 
 std::string current_version_for(const std::string& analyzer, const std::string& model_version,

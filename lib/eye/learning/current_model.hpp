@@ -58,6 +58,25 @@ std::optional<CurrentModelInfo> current_model_info(db::Transaction& tx);
 // The current version with its model; nullptr when there is none or it cannot be read (logged).
 std::shared_ptr<const CurrentModel> load_current_model(db::Transaction& tx);
 
+// The current version as a long-running worker sees it: looked up cheaply at every refresh, the
+// model read only when the version changed.
+class CurrentModelFollower {
+public:
+    // Looks again; true when the version changed since the last look (model() is then the new
+    // one, or null when there is none or it cannot be read).
+    bool refresh(db::Transaction& tx);
+    const std::shared_ptr<const CurrentModel>& model() const { return m_model; }
+
+private:
+    std::int64_t m_id = 0;
+    std::shared_ptr<const CurrentModel> m_model;
+};
+
+// One line on a model and whether it fits an analyzer: "tag model tags-3 (12 tags, learned from
+// builtin builtin-1 embeddings): applied to every analysis".
+std::string describe(const CurrentModel& model, const std::string& analyzer,
+                     const std::string& model_version);
+
 // The version an analysis by (analyzer, its model version) records now that `current` is in
 // use: the combined one where it applies, else the analyzer's own.
 std::string current_version_for(const std::string& analyzer, const std::string& model_version,

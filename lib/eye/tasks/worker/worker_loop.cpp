@@ -28,6 +28,7 @@
 #include "eye/queue/workers.hpp"
 #include "eye/tasks/worker/analysis_pool.hpp"
 #include "eye/tasks/worker/worker.hpp"
+#include "eye/tasks/worker/worker_counts.hpp"
 
 // The worker's main loop: claim, hand to the analysis threads, write what they finish,
 // heartbeat, and stop as planned (max jobs, max time, empty queue, a signal, the analyzer's
@@ -39,17 +40,6 @@ using Clock = std::chrono::steady_clock;
 using analyzers::AnalysisError;
 
 constexpr auto k_claim_cooldown = std::chrono::milliseconds(5);
-
-struct WorkerCounts {
-    std::int64_t claimed = 0;
-    std::int64_t completed = 0;
-    std::int64_t retried = 0;
-    std::int64_t failed = 0;
-    std::int64_t released = 0;
-    std::int64_t lost = 0;
-    std::int64_t missing = 0;
-    std::int64_t not_images = 0;
-};
 
 class WorkerLoop {
 public:
@@ -103,8 +93,7 @@ private:
     bool m_too_many_stuck = false;
     Clock::time_point m_next_heartbeat;
     // the current tag model, applied to every analysis it fits; looked up at each heartbeat
-    std::shared_ptr<const learning::CurrentModel> m_tag_model;
-    std::int64_t m_tag_model_id = 0;
+    learning::CurrentModelFollower m_tag_models;
     Clock::time_point m_last_claim;
     Clock::time_point m_last_progress;
 };
@@ -263,8 +252,8 @@ void WorkerLoop::write_finished() {
             continue;
         }
         if (finished.result) {
-            if (m_tag_model) {
-                m_tag_model->apply(*finished.result);
+            if (const auto& model = m_tag_models.model()) {
+                model->apply(*finished.result);
             }
             tokens.push_back(finished.token);
             succeeded.emplace_back(it->second.job, std::move(finished));
@@ -319,27 +308,12 @@ void WorkerLoop::write_succeeded(
     }
 }
 
-// A new current version is picked up within a heartbeat; the model is read only when it changed.
+// A new current version is picked up within a heartbeat.
 void WorkerLoop::refresh_tag_model() {
     db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
-    auto info = learning::current_model_info(tx);
-    const std::int64_t id = info ? info->id : 0;
-    if (id == m_tag_model_id) {
-        return;
-    }
-    m_tag_model_id = id;
-    m_tag_model = info ? learning::load_current_model(tx) : nullptr;
-    if (m_tag_model) {
-        const auto& source = m_tag_model->info.source;
-        const bool fits =
-            source.analyzer == m_analyzer->name() &&
-            (source.model_version.empty() || source.model_version == m_analyzer->model_version());
-        log::info("tag model {} ({} tags, learned from {} {} embeddings){}",
-                  m_tag_model->info.version, m_tag_model->model.vocabulary().size(),
-                  source.analyzer, source.model_version,
-                  fits ? ": applied to every analysis"
-                       : fmt::format(": not applied, this worker's analyzer is {} {}",
-                                     m_analyzer->name(), m_analyzer->model_version()));
+    if (m_tag_models.refresh(tx) && m_tag_models.model()) {
+        log::info("{}", learning::describe(*m_tag_models.model(), m_analyzer->name(),
+                                           m_analyzer->model_version()));
     }
 }
 
@@ -453,32 +427,7 @@ void WorkerLoop::stop_threads() {
 }
 
 Outcome WorkerLoop::outcome(const std::string& reason) const {
-    Outcome result;
-    json::Writer w;
-    w.begin_object();
-    w.field("worker", m_id);
-    w.field("stopped_because", reason);
-    w.field("claimed", m_counts.claimed);
-    w.field("completed", m_counts.completed);
-    w.field("retried", m_counts.retried);
-    w.field("failed", m_counts.failed);
-    w.field("released", m_counts.released);
-    w.field("lost", m_counts.lost);
-    w.field("missing_images", m_counts.missing);
-    w.field("not_images", m_counts.not_images);
-    w.end_object();
-    result.summary_json = w.take();
-    result.note =
-        fmt::format("{}: {} completed, {} failed, {} retried, {} released", reason,
-                    m_counts.completed, m_counts.failed, m_counts.retried, m_counts.released);
-    result.metrics = {
-        {"jobs_claimed", static_cast<double>(m_counts.claimed), "Jobs the last run claimed."},
-        {"jobs_completed", static_cast<double>(m_counts.completed), "Jobs the last run completed."},
-        {"jobs_failed", static_cast<double>(m_counts.failed),
-         "Jobs the last run gave up on (failed for good)."},
-        {"jobs_retried", static_cast<double>(m_counts.retried),
-         "Jobs the last run put back for a later attempt."}};
-    return result;
+    return worker_outcome(m_counts, m_id, reason);
 }
 
 Outcome WorkerLoop::run() {

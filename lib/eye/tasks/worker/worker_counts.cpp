@@ -1,0 +1,38 @@
+#include "eye/tasks/worker/worker_counts.hpp"
+
+#include <fmt/format.h>
+
+#include "eye/json/json.hpp"
+
+namespace eye::tasks {
+
+Outcome worker_outcome(const WorkerCounts& counts, const std::string& worker,
+                       const std::string& reason) {
+    Outcome result;
+    json::Writer w;
+    w.begin_object();
+    w.field("worker", worker);
+    w.field("stopped_because", reason);
+    w.field("claimed", counts.claimed);
+    w.field("completed", counts.completed);
+    w.field("retried", counts.retried);
+    w.field("failed", counts.failed);
+    w.field("released", counts.released);
+    w.field("lost", counts.lost);
+    w.field("missing_images", counts.missing);
+    w.field("not_images", counts.not_images);
+    w.end_object();
+    result.summary_json = w.take();
+    result.note = fmt::format("{}: {} completed, {} failed, {} retried, {} released", reason,
+                              counts.completed, counts.failed, counts.retried, counts.released);
+    result.metrics = {
+        {"jobs_claimed", static_cast<double>(counts.claimed), "Jobs the last run claimed."},
+        {"jobs_completed", static_cast<double>(counts.completed), "Jobs the last run completed."},
+        {"jobs_failed", static_cast<double>(counts.failed),
+         "Jobs the last run gave up on (failed for good)."},
+        {"jobs_retried", static_cast<double>(counts.retried),
+         "Jobs the last run put back for a later attempt."}};
+    return result;
+}
+
+}  // namespace eye::tasks
