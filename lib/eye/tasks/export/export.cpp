@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
-#include <cstdlib>
 #include <ostream>
 #include <utility>
 
@@ -141,6 +141,16 @@ std::optional<std::string_view> json_text(const Field& field, char opening) {
     return field;
 }
 
+// A number the database wrote as text (no copy of it per row); `fallback` for NULL or junk.
+template <typename T>
+T number_of(const Field& field, T fallback) {
+    T value = fallback;
+    if (field) {
+        std::from_chars(field->data(), field->data() + field->size(), value);
+    }
+    return value;
+}
+
 std::string_view file_name_of(std::string_view path) {
     auto slash = path.rfind('/');
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -165,8 +175,7 @@ public:
         text_field("detailed_description", row[c_detailed_description]);
         m_json.key("meta_tags");
         m_json.raw(json_text(row[c_meta_tags], '[').value_or("[]"));
-        m_json.field("face_count",
-                     row[c_face_count] ? std::atoi(std::string(*row[c_face_count]).c_str()) : 0);
+        m_json.field("face_count", number_of(row[c_face_count], 0));
         m_json.key("embedding");
         auto embedding = json_array_text(row[c_embedding], m_scratch);
         if (embedding && is_plain_number_list(*embedding)) {
@@ -178,10 +187,10 @@ public:
             m_json.key("face_encodings");
             m_json.raw(json_text(row[c_face_encodings], '[').value_or("null"));
         }
-        m_json.field("created_at", row[c_created_at]
-                                       ? format_iso8601(from_epoch(std::strtod(
-                                             std::string(*row[c_created_at]).c_str(), nullptr)))
-                                       : std::string());
+        m_json.field("created_at",
+                     row[c_created_at]
+                         ? format_iso8601(from_epoch(number_of(row[c_created_at], 0.0)))
+                         : std::string());
         if (!m_avinash) {
             text_field("analyzer", row[c_analyzer]);
             text_field("model_version", row[c_model_version]);
