@@ -154,7 +154,7 @@ eye::analyzers::Image sent_image(const Ollama& ollama) {
     REQUIRE(images->Size() == 1);
     std::string jpeg = base64_decode((*images)[0].GetString());
     CHECK(eye::analyzers::sniff_mime(jpeg) == "image/jpeg");
-    return eye::analyzers::decode_image(jpeg);
+    return eye::testing::decode_full(jpeg);
 }
 
 // GET /_fake/calls of the fake Ollama.
@@ -424,7 +424,7 @@ TEST_CASE("a missing or corrupt file is permanent and never sent") {
     auto text =
         analysis_error(analyzer, item(write_file(dir, "notes.jpg", "hello, this is text\n")));
     CHECK(text.permanent());
-    CHECK_THAT(text.what(), Catch::StartsWith("not a JPEG or PNG image"));
+    CHECK_THAT(text.what(), Catch::StartsWith("not a supported image"));
 
     auto options = fast_options(ollama.server.url());
     options.limits.max_file_bytes = 1000;

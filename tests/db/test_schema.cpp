@@ -185,15 +185,47 @@ TEST_CASE("db:migrate from version 3 keeps the indexes it finds current and buil
     auto report = eye::db::migrate(session, {});
     INFO(steps_of(report));
     CHECK(report.from_version == 3);
-    REQUIRE(report.steps.size() == 4);
-    CHECK_THAT(report.steps[2], Catch::Equals("create index eye_media_files_undescribed"));
-    CHECK_THAT(report.steps[3], Catch::Equals("create index eye_media_files_newest"));
+    REQUIRE(report.steps.size() == 5);
+    CHECK_THAT(report.steps[3], Catch::Equals("create index eye_media_files_undescribed"));
+    CHECK_THAT(report.steps[4], Catch::Equals("create index eye_media_files_newest"));
     CHECK(db.query_value("SELECT count(*) FROM information_schema.columns WHERE "
                          "(table_name, column_name) IN (('models', 'model'), "
                          "('media_state', 'predicted_tags'))") == "2");
     CHECK(index_oid(db, "eye_media_files_missing") == missing);
     CHECK(index_oid(db, "eye_media_files_oldest") == oldest);
     CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "9");
+}
+
+TEST_CASE("db:migrate from version 5 adds the EXIF columns to the media_files eye created") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    const std::string exif_columns =
+        "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY column_name) FROM "
+        "information_schema.columns WHERE table_name = 'media_files' AND column_name IN "
+        "('exif_data', 'camera_make', 'camera_model', 'lens_model', 'date_taken', "
+        "'exposure_time', 'f_number', 'iso', 'focal_length', 'gps_latitude', 'gps_longitude')";
+    const std::string expected =
+        "camera_make:character varying,camera_model:character varying,date_taken:timestamp "
+        "without time zone,exif_data:jsonb,exposure_time:character varying,f_number:character "
+        "varying,focal_length:numeric,gps_latitude:numeric,gps_longitude:numeric,iso:integer,"
+        "lens_model:character varying";
+    REQUIRE(db.query_value(exif_columns) == expected);
+
+    db.execute("DELETE FROM eye.schema_version WHERE version >= 6");
+    db.execute(
+        "ALTER TABLE media_files DROP COLUMN exif_data, DROP COLUMN camera_make, DROP COLUMN "
+        "camera_model, DROP COLUMN lens_model, DROP COLUMN date_taken, DROP COLUMN "
+        "exposure_time, DROP COLUMN f_number, DROP COLUMN iso, DROP COLUMN focal_length, DROP "
+        "COLUMN gps_latitude, DROP COLUMN gps_longitude");
+    auto report = eye::db::migrate(session, {});
+    INFO(steps_of(report));
+    CHECK(report.from_version == 5);
+    CHECK(report.to_version == 6);
+    CHECK(db.query_value(exif_columns) == expected);
+    CHECK(db.query_value("SELECT numeric_precision || ',' || numeric_scale FROM "
+                         "information_schema.columns WHERE table_name = 'media_files' AND "
+                         "column_name = 'gps_latitude'") == "10,7");
 }
 
 TEST_CASE("an index whose definition changed is built again, concurrently") {

@@ -751,7 +751,7 @@ private:
                 return error(400, fmt::format("illegal base64 data at input byte {}", bad_at));
             }
             try {
-                auto decoded = eye::analyzers::decode_image(*bytes);
+                auto decoded = eye::analyzers::read_image_header(*bytes);
                 described.push_back(fmt::format("{}x{} {}", decoded.width, decoded.height,
                                                 eye::analyzers::sniff_mime(*bytes)));
             } catch (const std::exception& refused) {

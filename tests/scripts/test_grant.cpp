@@ -309,7 +309,7 @@ TEST_CASE("as the role scripts/grant sets up, every task runs on an upstream dat
     tasks.run_ok("eye-reanalyze", {"--priority=outdated", "--batch=100"});
     tasks.run_ok("eye-worker", {"--stop-when-empty", "--analyzer=builtin"});
     CHECK(db.query_value("SELECT count(*) FROM eye.media_state WHERE model_version LIKE "
-                         "'builtin-1+tags-%'") == "5");
+                         "'builtin-2+tags-%'") == "5");
 
     auto schedule = tasks.run_ok("eye", {"schedule:list", "--format=json"});
     CHECK(schedule.out.find("\"last_run\":{") != std::string::npos);

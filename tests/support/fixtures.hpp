@@ -8,11 +8,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
-#include "eye/analyzers/image/image.hpp"
+#include "eye/analyzers/image/decode.hpp"
 
 // The sample photos under tests/fixtures/images (their origins are in SOURCES.md there) and
 // images made up on the spot, for the tests of the image code and of the analyzers.
@@ -39,7 +40,7 @@ struct SamplePhoto {
     const char* file;
     int width;
     int height;
-    int channels_in_file;
+    int bands_in_file;
     const char* orientation;
     const char* palette;
 };
@@ -63,6 +64,12 @@ inline const std::vector<SamplePhoto> k_photos = {
     {"text.png", 448, 172, 1, "landscape", "grayscale"},
 };
 
+// The whole image decoded at its full size, upright, 8-bit sRGB.
+inline analyzers::Image decode_full(std::string_view bytes,
+                                    const analyzers::DecodeLimits& limits = {}) {
+    return analyzers::decode_image(bytes, 1 << 20, limits).image;
+}
+
 // An RGB image whose left half is `left` and right half `right` (the right half takes the odd
 // column).
 inline analyzers::Image solid_halves(int width, int height, std::array<std::uint8_t, 3> left,
@@ -70,7 +77,6 @@ inline analyzers::Image solid_halves(int width, int height, std::array<std::uint
     analyzers::Image image;
     image.width = width;
     image.height = height;
-    image.channels_in_file = 3;
     image.rgb.resize(std::size_t(width) * height * 3);
     for (int y = 0; y < height; ++y) {
         for (int x = 0; x < width; ++x) {

@@ -28,6 +28,8 @@ struct Library {
         fs::copy_file(images / "coins.png", root / "album/coins-copy.png");
         std::ofstream(root / "album/readme.txt") << "not an image";
         std::ofstream(root / "album/fake.jpg") << "not an image either";
+        // what it holds decides, not its name
+        fs::copy_file(images / "text.png", root / "album/nested/scan.dat");
     }
     TempDir dir;
     fs::path root = dir.path;
@@ -48,27 +50,28 @@ TEST_CASE("media:import registers images recursively, skips duplicates and queue
     auto result = import(db, library, {(library.root / "album").string(), "--format=json"});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
-    CHECK_THAT(result.out, Catch::Contains("\"imported\":3"));
+    CHECK_THAT(result.out, Catch::Contains("\"imported\":4"));
     CHECK_THAT(result.out, Catch::Contains("\"duplicates_in_import\":1"));
-    CHECK_THAT(result.out, Catch::Contains("\"not_images\":1"));
+    CHECK_THAT(result.out, Catch::Contains("\"not_images\":2"));
     CHECK(db.query_value("SELECT string_agg(file_path || ':' || mime_type || ':' || "
                          "original_filename, ',' ORDER BY file_path) FROM media_files") ==
           "album/chelsea.png:image/png:chelsea.png,"
           "album/coins-copy.png:image/png:coins-copy.png,"
-          "album/nested/rocket.JPG:image/jpeg:rocket.JPG");
+          "album/nested/rocket.JPG:image/jpeg:rocket.JPG,"
+          "album/nested/scan.dat:image/png:scan.dat");
     CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = 'pending' "
                          "AND length(file_hash) = 64 AND file_size > 0 AND media_type = "
-                         "'image'") == "3");
+                         "'image'") == "4");
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs WHERE status = 'queued' AND reason = "
-                         "'import'") == "3");
+                         "'import'") == "4");
     CHECK_THAT(result.err, Catch::Contains("same content as another file"));
 
     auto again = import(db, library, {(library.root / "album").string()});
     CHECK(again.exit_code == 0);
-    CHECK_THAT(again.out, Catch::Contains("imported 0 of 5"));
-    CHECK_THAT(again.out, Catch::Contains("4 already registered"));
+    CHECK_THAT(again.out, Catch::Contains("imported 0 of 7"));
+    CHECK_THAT(again.out, Catch::Contains("5 already registered"));
     CHECK_THAT(again.err, Catch::Contains("same content as media"));
-    CHECK(db.query_value("SELECT count(*) FROM media_files") == "3");
+    CHECK(db.query_value("SELECT count(*) FROM media_files") == "4");
 
     // a file changed since it was registered is not registered a second time at its path
     std::ofstream(library.root / "album/chelsea.png", std::ios::app) << "changed";
@@ -84,7 +87,7 @@ TEST_CASE("media:import --dry-run reports and writes nothing but its run record"
     Library library;
     auto result = import(db, library, {(library.root / "album").string(), "--dry-run"});
     CHECK(result.exit_code == 0);
-    CHECK_THAT(result.out, Catch::Contains("would import 3"));
+    CHECK_THAT(result.out, Catch::Contains("would import 4"));
     CHECK(db.query_value("SELECT count(*) FROM media_files") == "0");
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "0");
     CHECK(db.query_value("SELECT dry_run FROM eye.runs") == "t");

@@ -8,7 +8,11 @@
 
 #include <fmt/format.h>
 
+#include "eye/analyzers/image/decode.hpp"
+#include "eye/analyzers/media_file.hpp"
+#include "eye/analyzers/metadata.hpp"
 #include "eye/core/error.hpp"
+#include "eye/log/log.hpp"
 #include "eye/services/ai_service.hpp"
 #include "eye/services/ollama.hpp"
 
@@ -222,6 +226,24 @@ std::string avinash_model_version(const AvinashOptions& options) {
     return version;
 }
 
+namespace {
+
+// The AI service reads the image itself; the file's own facts (size, hash, type, dimensions,
+// EXIF) are read here when eye sees the same files beneath EYE_MEDIA_ROOT. When it does not, or
+// cannot make sense of the file, the service's analysis stands without them.
+void record_local_file_facts(AnalysisResult& result, const MediaItem& item) {
+    const DecodeLimits limits;
+    try {
+        const std::string bytes =
+            read_media_file(item, static_cast<std::uint64_t>(limits.max_file_bytes));
+        record_file_facts(result, bytes, read_image_header(bytes, limits));
+    } catch (const AnalysisError& error) {
+        log::debug("no file metadata for '{}': {}", item.file_path, error.what());
+    }
+}
+
+}  // namespace
+
 AvinashAnalyzer::AvinashAnalyzer(AvinashOptions options)
     : m_options(std::move(options)), m_model_version(avinash_model_version(m_options)) {}
 
@@ -262,6 +284,7 @@ AnalysisResult AvinashAnalyzer::analyze(const MediaItem& item) {
     AnalysisResult result;
     result.analyzer = k_avinash_name;
     result.model_version = m_model_version;
+    record_local_file_facts(result, item);
     if (answer->embedding) {
         std::size_t length = answer->embedding->size();
         int expected = m_options.expected_embedding_length;

@@ -1,5 +1,6 @@
 #include "eye/analyzers/exif.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <libexif/exif-data.h>
@@ -111,6 +112,24 @@ Values values_of(const ExifEntry& entry, ExifByteOrder order) {
     return values;
 }
 
+// Text for a varchar(255) column: at most 255 characters (not bytes: UTF-8 is kept whole).
+std::optional<std::string> column_text(std::optional<std::string> text) {
+    if (!text) {
+        return text;
+    }
+    std::size_t characters = 0;
+    for (std::size_t i = 0; i < text->size(); ++i) {
+        if ((static_cast<unsigned char>((*text)[i]) & 0xC0) != 0x80 && ++characters > 255) {
+            text->resize(i);
+            break;
+        }
+    }
+    return text;
+}
+
+// A TIFF file's IFD0 lists the offset of every strip; the JSON keeps the first ones.
+constexpr std::size_t k_max_json_items = 256;
+
 struct Section {
     const char* name;
     ExifIfd ifd;
@@ -184,8 +203,9 @@ std::string exif_json(ExifData* data) {
             } else if (!values.items.empty()) {
                 w.key(key);
                 w.begin_array();
-                for (const auto& item : values.items) {
-                    values.numeric ? w.raw(item) : w.value(item);
+                const std::size_t count = std::min(values.items.size(), k_max_json_items);
+                for (std::size_t k = 0; k < count; ++k) {
+                    values.numeric ? w.raw(values.items[k]) : w.value(values.items[k]);
                 }
                 w.end_array();
             }
@@ -228,9 +248,14 @@ std::optional<std::string> parse_exif_date(std::string_view value) {
                     &hour, &minute, &second, &tail) != 6) {
         return std::nullopt;
     }
-    // a camera without a clock writes zeros; no date is better than year -1
-    if (year < 1 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-        second > 60) {
+    // a camera without a clock writes zeros; no date is better than year -1 or 31 February
+    constexpr int k_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > k_days[month - 1] || hour > 23 ||
+        minute > 59 || second > 59) {
+        return std::nullopt;
+    }
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month == 2 && day == 29 && !leap) {
         return std::nullopt;
     }
     return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", year, month, day, hour, minute,
@@ -272,7 +297,7 @@ std::string sanitize_exif_text(std::string_view value) {
 }
 
 std::optional<ExifMetadata> read_exif(std::string_view bytes) {
-    if (bytes.empty() || bytes.size() > 0xFFFFFFFFu) {
+    if (bytes.empty() || bytes.size() > 0xFFFFFFF0u) {
         return std::nullopt;
     }
     // as the file has it: libexif's fix-ups would add the tags the specification requires
@@ -282,6 +307,14 @@ std::optional<ExifMetadata> read_exif(std::string_view bytes) {
     }
     exif_data_unset_option(data.get(), EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
     exif_data_unset_option(data.get(), EXIF_DATA_OPTION_IGNORE_UNKNOWN_TAGS);
+    // libexif wants the "Exif\0\0" header that PNG's eXIf chunk, WebP and TIFF files leave out
+    std::string with_header;
+    if (bytes.substr(0, 4) == std::string_view("II*\0", 4) ||
+        bytes.substr(0, 4) == std::string_view("MM\0*", 4)) {
+        with_header.reserve(6 + bytes.size());
+        with_header.append("Exif\0\0", 6).append(bytes);
+        bytes = with_header;
+    }
     exif_data_load_data(data.get(), reinterpret_cast<const unsigned char*>(bytes.data()),
                         static_cast<unsigned int>(bytes.size()));
     bool any = false;
@@ -293,29 +326,37 @@ std::optional<ExifMetadata> read_exif(std::string_view bytes) {
     }
     ExifData* d = data.get();
     ExifMetadata metadata;
-    metadata.camera_make = text_of(d, EXIF_IFD_0, EXIF_TAG_MAKE);
-    metadata.camera_model = text_of(d, EXIF_IFD_0, EXIF_TAG_MODEL);
-    metadata.lens_model = text_of(d, EXIF_IFD_EXIF, EXIF_TAG_LENS_MODEL);
+    metadata.camera_make = column_text(text_of(d, EXIF_IFD_0, EXIF_TAG_MAKE));
+    metadata.camera_model = column_text(text_of(d, EXIF_IFD_0, EXIF_TAG_MODEL));
+    metadata.lens_model = column_text(text_of(d, EXIF_IFD_EXIF, EXIF_TAG_LENS_MODEL));
     if (auto date = text_of(d, EXIF_IFD_EXIF, EXIF_TAG_DATE_TIME_ORIGINAL)) {
         metadata.date_taken = parse_exif_date(*date);
     }
     if (auto exposure = text_of(d, EXIF_IFD_EXIF, EXIF_TAG_EXPOSURE_TIME)) {
-        metadata.exposure_time = format_exposure_time(*exposure);
+        metadata.exposure_time = column_text(format_exposure_time(*exposure));
     }
     if (auto f_number = text_of(d, EXIF_IFD_EXIF, EXIF_TAG_FNUMBER)) {
-        metadata.f_number = format_f_number(*f_number);
+        metadata.f_number = column_text(format_f_number(*f_number));
     }
     if (auto iso = text_of(d, EXIF_IFD_EXIF, EXIF_TAG_ISO_SPEED_RATINGS); iso && is_numeric(*iso)) {
-        metadata.iso = std::strtoll(iso->c_str(), nullptr, 10);
+        const long long value = std::strtoll(iso->c_str(), nullptr, 10);
+        if (value >= 0 && value <= 2147483647) {  // an integer column
+            metadata.iso = value;
+        }
     }
     if (auto focal = text_of(d, EXIF_IFD_EXIF, EXIF_TAG_FOCAL_LENGTH)) {
         metadata.focal_length = format_focal_length(*focal);
+        if (metadata.focal_length &&
+            !(std::isfinite(*metadata.focal_length) && std::abs(*metadata.focal_length) < 1e6)) {
+            metadata.focal_length.reset();  // decimal(8, 2) holds less than a million
+        }
     }
     auto latitude = gps_of(d, static_cast<ExifTag>(EXIF_TAG_GPS_LATITUDE),
                            static_cast<ExifTag>(EXIF_TAG_GPS_LATITUDE_REF), 'N');
     auto longitude = gps_of(d, static_cast<ExifTag>(EXIF_TAG_GPS_LONGITUDE),
                             static_cast<ExifTag>(EXIF_TAG_GPS_LONGITUDE_REF), 'E');
-    if (latitude && longitude) {
+    if (latitude && longitude && std::isfinite(*latitude) && std::isfinite(*longitude) &&
+        std::abs(*latitude) <= 90 && std::abs(*longitude) <= 180) {
         metadata.gps_latitude = latitude;
         metadata.gps_longitude = longitude;
     }

@@ -4,28 +4,20 @@
 #include <string>
 #include <string_view>
 
+#include "eye/core/analysis_result.hpp"
+
 // EXIF metadata as Avinash-EYE records it (upstream's app/Services/MetadataService.php, which
 // reads PHP's exif_read_data): camera, lens, date taken, exposure, ISO, focal length and GPS in
 // upstream's formats, and the EXIF data itself as JSON with control characters stripped. Read
-// with libexif from a JPEG file's bytes or from a raw EXIF block ("Exif\0\0...", as other
-// formats carry it).
+// with libexif from a JPEG file's bytes or from an EXIF block as other formats carry it
+// ("Exif\0\0" and a TIFF header, or the TIFF header alone, which is also how a TIFF file begins).
 namespace eye::analyzers {
 
-struct ExifMetadata {
-    std::optional<std::string> camera_make;    // IFD0 Make
-    std::optional<std::string> camera_model;   // IFD0 Model
-    std::optional<std::string> lens_model;     // EXIF LensModel
-    std::optional<std::string> date_taken;     // EXIF DateTimeOriginal, "2024-05-06 07:08:09"
-    std::optional<std::string> exposure_time;  // "1/125s" (a whole number of seconds: "2")
-    std::optional<std::string> f_number;       // "f/2.8"
-    std::optional<long long> iso;              // EXIF ISOSpeedRatings
-    std::optional<double> focal_length;        // millimetres, rounded to 0.1
-    std::optional<double> gps_latitude;        // signed decimal degrees (south negative)
-    std::optional<double> gps_longitude;       // signed decimal degrees (west negative)
-    std::string exif_json;  // {"IFD0": {...}, "EXIF": {...}, "GPS": {...}}, sections present
-};
+using eye::ExifMetadata;
 
-// The metadata in `bytes`, or nullopt when they hold no EXIF.
+// The metadata in `bytes`, or nullopt when they hold no EXIF. Values that do not fit upstream's
+// columns (a date that does not exist, GPS beyond +-90/180, an ISO beyond 32 bits, text longer
+// than 255 characters is cut) are left out rather than failing the analysis.
 std::optional<ExifMetadata> read_exif(std::string_view bytes);
 
 // Upstream's formats, on values as exif_read_data writes them ("num/den" for a rational).

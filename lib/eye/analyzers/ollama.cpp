@@ -15,6 +15,7 @@
 #include "eye/analyzers/image/encode.hpp"
 #include "eye/analyzers/image/format.hpp"
 #include "eye/analyzers/media_file.hpp"
+#include "eye/analyzers/metadata.hpp"
 #include "eye/core/base64.hpp"
 #include "eye/core/digest.hpp"
 #include "eye/core/error.hpp"
@@ -243,10 +244,10 @@ AnalysisResult OllamaAnalyzer::analyze(const MediaItem& item) {
     auto start = Clock::now();
     std::string bytes =
         read_media_file(item, static_cast<std::uint64_t>(m_options.limits.max_file_bytes));
-    Image image = decode_image(bytes, m_options.limits);
+    const DecodedImage decoded = decode_image(bytes, m_options.max_side, m_options.limits);
     std::string jpeg;
     try {
-        jpeg = encode_jpeg(image, m_options.max_side, m_options.jpeg_quality);
+        jpeg = encode_jpeg(decoded.image, m_options.max_side, m_options.jpeg_quality);
     } catch (const std::exception& error) {
         permanent(fmt::format("cannot re-encode '{}' as JPEG for ollama: {}",
                               item.absolute_path.string(), error.what()));
@@ -306,11 +307,7 @@ AnalysisResult OllamaAnalyzer::analyze(const MediaItem& item) {
     result.description = std::move(described.description);
     result.detailed_description = std::move(described.detailed_description);
     result.meta_tags = std::move(described.tags);
-    result.width = image.width;
-    result.height = image.height;
-    result.mime_type = sniff_mime(bytes);
-    result.file_size = static_cast<std::int64_t>(bytes.size());
-    result.file_hash = sha256_hex(bytes);
+    record_file_facts(result, bytes, decoded);
     return result;
 }
 

@@ -101,7 +101,8 @@ const std::vector<Command>& commands() {
          "",
          "media:import",
          "register image files and queue their analysis",
-         "Registers JPEG and PNG files (directories are searched recursively) under "
+         "Registers image files (JPEG, PNG, WebP, GIF, HEIC, AVIF, TIFF, recognized by their "
+         "content whatever their names; directories are searched recursively) under "
          "EYE_MEDIA_ROOT as media_files rows, with file_path relative to the root, and queues "
          "one analysis job for each. A file whose content is registered already is skipped.",
          {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},

@@ -32,6 +32,18 @@ constexpr const char* k_result_columns[] = {
     "mime_type",
     "file_size",
     "file_hash",
+    // the file's EXIF metadata, upstream's columns (absent from older schemas: skipped)
+    "exif_data",
+    "camera_make",
+    "camera_model",
+    "lens_model",
+    "date_taken",
+    "exposure_time",
+    "f_number",
+    "iso",
+    "focal_length",
+    "gps_latitude",
+    "gps_longitude",
 };
 
 const Statement k_media_columns{
@@ -109,6 +121,11 @@ bool MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
     if (!result.meta_tags.empty()) {
         tags = tags_json(result.meta_tags);
     }
+    const ExifMetadata exif = result.exif.value_or(ExifMetadata{});
+    std::optional<std::string> exif_json;
+    if (result.exif) {
+        exif_json = result.exif->exif_json;
+    }
     // in k_result_columns' order
     const Param values[] = {result.description,
                             result.detailed_description,
@@ -128,7 +145,18 @@ bool MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
                             to_param(result.height),
                             result.mime_type,
                             to_param(result.file_size),
-                            result.file_hash};
+                            result.file_hash,
+                            exif_json,
+                            exif.camera_make,
+                            exif.camera_model,
+                            exif.lens_model,
+                            exif.date_taken,
+                            exif.exposure_time,
+                            exif.f_number,
+                            to_param(exif.iso),
+                            to_param(exif.focal_length),
+                            to_param(exif.gps_latitude),
+                            to_param(exif.gps_longitude)};
     static_assert(std::size(values) == std::size(k_result_columns));
     std::vector<Param> params{to_param(media_id)};
     for (std::size_t i = 0; i < std::size(k_result_columns); ++i) {

@@ -60,6 +60,17 @@ CREATE TABLE media_files (
     phash                   varchar(16),
     dhash                   varchar(16),
     extracted_text          text,
+    exif_data               jsonb,
+    camera_make             varchar(255),
+    camera_model            varchar(255),
+    lens_model              varchar(255),
+    date_taken              timestamp(0) without time zone,
+    exposure_time           varchar(255),
+    f_number                varchar(255),
+    iso                     integer,
+    focal_length            decimal(8, 2),
+    gps_latitude            decimal(10, 7),
+    gps_longitude           decimal(10, 7),
     processing_status       varchar(255) NOT NULL DEFAULT 'pending'
         CHECK (processing_status IN ('pending', 'processing', 'completed', 'failed')),
     processing_started_at   timestamp without time zone,
@@ -233,6 +244,43 @@ ALTER TABLE eye.models ADD COLUMN IF NOT EXISTS model bytea;
 ALTER TABLE eye.media_state ADD COLUMN IF NOT EXISTS predicted_tags jsonb;
 )sql";
 
+// Version 6: the EXIF metadata columns upstream's own job fills, with upstream's types, on a
+// media_files that eye created: one with no column beyond eye's own definition (Avinash-EYE's
+// always has more, is_favorite among them). An Avinash-EYE database gets them from its own
+// migrations, and until then eye skips what is missing.
+const char* const k_eye_schema_v6 = R"sql(
+DO $v6$
+BEGIN
+    IF to_regclass('media_files') IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_attribute
+        WHERE attrelid = to_regclass('media_files') AND attnum > 0 AND NOT attisdropped
+          AND attname <> ALL (ARRAY['id', 'user_id', 'media_type', 'file_path',
+              'original_filename', 'mime_type', 'file_size', 'file_hash', 'width', 'height',
+              'description', 'detailed_description', 'meta_tags', 'face_count', 'face_encodings',
+              'objects_detected', 'scene_classification', 'dominant_colors', 'image_quality',
+              'quality_tier', 'phash', 'dhash', 'extracted_text', 'exif_data', 'camera_make',
+              'camera_model', 'lens_model', 'date_taken', 'exposure_time', 'f_number', 'iso',
+              'focal_length', 'gps_latitude', 'gps_longitude', 'processing_status',
+              'processing_started_at', 'processing_completed_at', 'processing_error',
+              'processing_attempts', 'created_at', 'updated_at', 'deleted_at', 'embedding']))
+    THEN
+        ALTER TABLE media_files
+            ADD COLUMN IF NOT EXISTS exif_data jsonb,
+            ADD COLUMN IF NOT EXISTS camera_make varchar(255),
+            ADD COLUMN IF NOT EXISTS camera_model varchar(255),
+            ADD COLUMN IF NOT EXISTS lens_model varchar(255),
+            ADD COLUMN IF NOT EXISTS date_taken timestamp(0) without time zone,
+            ADD COLUMN IF NOT EXISTS exposure_time varchar(255),
+            ADD COLUMN IF NOT EXISTS f_number varchar(255),
+            ADD COLUMN IF NOT EXISTS iso integer,
+            ADD COLUMN IF NOT EXISTS focal_length decimal(8, 2),
+            ADD COLUMN IF NOT EXISTS gps_latitude decimal(10, 7),
+            ADD COLUMN IF NOT EXISTS gps_longitude decimal(10, 7);
+    END IF;
+END
+$v6$;
+)sql";
+
 struct Migration {
     int version;
     const char* what;
@@ -246,6 +294,7 @@ constexpr Migration k_migrations[] = {
     {4, "count rescues of jobs; record how eye's indexes on media_files were built",
      k_eye_schema_v4},
     {5, "keep model versions' models and the tags they added to images", k_eye_schema_v5},
+    {6, "add the EXIF metadata columns to a media_files that eye created", k_eye_schema_v6},
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 

@@ -1,7 +1,6 @@
 #include "eye/tasks/import.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -87,6 +86,7 @@ RETURNING id
 struct Candidate {
     fs::path path;
     std::string relative;
+    bool named = false;  // given as an argument, not found in a directory
 };
 
 struct Registered {
@@ -109,14 +109,6 @@ struct Totals {
     std::vector<std::int64_t> ids;
 };
 
-bool has_image_extension(const fs::path& path) {
-    std::string ext = path.extension().string();
-    for (auto& c : ext) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
-}
-
 // The analyzers refuse images larger than this; reading one whole to hash it would be wasted.
 constexpr std::uint64_t k_max_file_bytes = 100ull * 1024 * 1024;
 
@@ -125,6 +117,7 @@ constexpr std::uint64_t k_max_file_bytes = 100ull * 1024 * 1024;
 std::vector<Candidate> collect(const fs::path& root, const std::vector<std::string>& paths,
                                Totals& totals) {
     std::vector<fs::path> files;
+    std::set<fs::path> named;
     for (const auto& argument : paths) {
         std::error_code error;
         fs::path path = fs::absolute(argument, error);
@@ -149,15 +142,14 @@ std::vector<Candidate> collect(const fs::path& root, const std::vector<std::stri
                                  error.message());
                     break;
                 }
-                if (it->is_regular_file(error) && has_image_extension(it->path())) {
+                // every file: what it holds decides, not its name
+                if (it->is_regular_file(error)) {
                     files.push_back(it->path());
                 }
             }
-        } else if (has_image_extension(path)) {
-            files.push_back(path);
         } else {
-            log::warning("skipped '{}': not a .jpg, .jpeg or .png file", argument);
-            ++totals.not_images;
+            files.push_back(path);
+            named.insert(files.back().lexically_normal());
         }
     }
     std::sort(files.begin(), files.end());
@@ -172,7 +164,7 @@ std::vector<Candidate> collect(const fs::path& root, const std::vector<std::stri
             ++totals.outside;
             continue;
         }
-        candidates.push_back({file, *relative});
+        candidates.push_back({file, *relative, named.count(file.lexically_normal()) > 0});
     }
     totals.found = static_cast<std::int64_t>(candidates.size());
     return candidates;
@@ -315,7 +307,7 @@ Outcome Importer::run() {
     }
     check_table();
     auto candidates = collect(root, m_options.paths, m_totals);
-    log::info("found {} image file(s) under '{}'", candidates.size(), root.string());
+    log::info("found {} file(s) under '{}'", candidates.size(), root.string());
 
     std::vector<Registered> batch;
     auto started = Clock::now();
@@ -341,7 +333,13 @@ Outcome Importer::run() {
         }
         std::string mime = analyzers::sniff_mime(*bytes);
         if (mime.empty()) {
-            log::warning("skipped '{}': not a JPEG or PNG image", candidate.relative);
+            // a folder's sidecar files and videos are expected; a file named on purpose is not
+            const auto level = candidate.named ? log::Level::warning : log::Level::debug;
+            if (log::enabled(level)) {
+                log::write(level,
+                           fmt::format("skipped '{}': not an image eye analyzes ({})",
+                                       candidate.relative, analyzers::describe_format(*bytes)));
+            }
             ++m_totals.not_images;
             continue;
         }
@@ -368,7 +366,7 @@ Outcome Importer::run() {
         m_context.out << outcome.summary_json << "\n";
     } else {
         m_context.out << fmt::format(
-            "{} {} of {} image(s) found; {} already registered, {} duplicate(s) within this "
+            "{} {} of {} file(s) found; {} already registered, {} duplicate(s) within this "
             "import, {} not images, {} unreadable, {} outside EYE_MEDIA_ROOT; {} analysis job(s) "
             "queued\n",
             would, m_totals.imported, m_totals.found, m_totals.already_registered,

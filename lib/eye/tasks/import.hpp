@@ -5,7 +5,8 @@
 
 #include "eye/runner/command.hpp"
 
-// media:import PATH...: registers JPEG and PNG files under EYE_MEDIA_ROOT as media_files rows and
+// media:import PATH...: registers image files (by content: analyzers/image/format.hpp) under
+// EYE_MEDIA_ROOT as media_files rows and
 // queues their analysis. Files whose content (sha256) is registered already are skipped and
 // reported. Each batch of rows and its jobs is one transaction.
 namespace eye::tasks {

@@ -84,7 +84,7 @@ std::string everything() {
         out += fmt::format("== {}\n", path.filename().string());
         out += describe(eye::analyzers::analyze_image_bytes(bytes));
         // the copy the ollama analyzer sends: decoding, orientation, area resize and encoding
-        const auto image = eye::analyzers::decode_image(bytes);
+        const auto image = eye::analyzers::decode_image(bytes, 720).image;
         out += fmt::format("jpeg_720_q85_sha256 {}\n",
                            eye::sha256_hex(eye::analyzers::encode_jpeg(image, 720, 85)));
     }

@@ -466,7 +466,9 @@ TEST_CASE("media:import and eye-worker analyze the sample photos with the builti
     auto import = eye::testing::run("eye", {"media:import", fixtures() + "/images"}, env);
     INFO(import.err);
     REQUIRE(import.exit_code == 0);
-    CHECK_THAT(import.out, Catch::Contains("imported 14 of 14"));
+    // SOURCES.md is the one file there that is not an image
+    CHECK_THAT(import.out, Catch::Contains("imported 14 of 15 file(s) found"));
+    CHECK_THAT(import.out, Catch::Contains("1 not images"));
     auto worker = eye::testing::run("eye-worker", {"--stop-when-empty", "--concurrency=2"}, env);
     INFO(worker.err);
     REQUIRE(worker.exit_code == 0);
@@ -483,7 +485,7 @@ TEST_CASE("media:import and eye-worker analyze the sample photos with the builti
                          "NULL AND description IS NOT NULL AND embedding IS NOT NULL AND "
                          "jsonb_array_length(dominant_colors) > 0") == "14");
     CHECK(db.query_value("SELECT count(*) FROM eye.media_state WHERE analyzer = 'builtin' AND "
-                         "model_version = 'builtin-1'") == "14");
+                         "model_version = 'builtin-2'") == "14");
 }
 
 TEST_CASE("a truncated JPEG and a text file named .jpg fail for good with a clear error") {
@@ -510,7 +512,7 @@ TEST_CASE("a truncated JPEG and a text file named .jpg fail for good with a clea
                    "SELECT processing_status || ': ' || processing_error FROM media_files "
                    "WHERE id = {}",
                    notes)),
-               Catch::StartsWith("failed: ") && Catch::Contains("not a JPEG or PNG"));
+               Catch::StartsWith("failed: ") && Catch::Contains("not a supported image"));
     CHECK(db.query_value("SELECT string_agg(attempts::text, ',') FROM eye.failed_jobs") == "1,1");
 }
 

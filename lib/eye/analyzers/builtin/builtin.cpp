@@ -13,10 +13,9 @@
 #include "eye/analyzers/builtin/hashes.hpp"
 #include "eye/analyzers/builtin/quality.hpp"
 #include "eye/analyzers/image/decode.hpp"
-#include "eye/analyzers/image/format.hpp"
 #include "eye/analyzers/image/resample.hpp"
 #include "eye/analyzers/media_file.hpp"
-#include "eye/core/digest.hpp"
+#include "eye/analyzers/metadata.hpp"
 
 namespace eye::analyzers {
 namespace {
@@ -37,28 +36,24 @@ void check_dimension(int dimension) {
 
 AnalysisResult analyze_image_bytes(std::string_view bytes, const BuiltinOptions& options) {
     check_dimension(options.embedding_dimension);
-    const Image image = decode_image(bytes, options.limits);
-    const Image work = downscale(image, k_work_side);
+    const DecodedImage decoded = decode_image(bytes, k_work_side, options.limits);
+    const Image& work = decoded.image;
 
     const Plane luma = luma_of(work);
     ImageFacts facts;
-    facts.width = image.width;
-    facts.height = image.height;
+    facts.width = decoded.width;
+    facts.height = decoded.height;
     facts.file_size = static_cast<std::int64_t>(bytes.size());
-    facts.mime_type = sniff_mime(bytes);
+    facts.mime_type = mime_of(decoded.format);
     facts.color = color_stats(work);
-    facts.quality = measure_quality(luma, std::int64_t(image.width) * image.height);
+    facts.quality = measure_quality(luma, std::int64_t(decoded.width) * decoded.height);
     const std::vector<DominantColor> colors = dominant_colors(downscale(work, k_palette_side));
     facts.shares = shares_by_name(colors);
 
     AnalysisResult result;
     result.analyzer = k_builtin_name;
     result.model_version = k_builtin_model_version;
-    result.width = facts.width;
-    result.height = facts.height;
-    result.mime_type = facts.mime_type;
-    result.file_size = facts.file_size;
-    result.file_hash = sha256_hex(bytes);
+    record_file_facts(result, bytes, decoded);
     result.phash = hash_hex(perceptual_hash(luma));
     result.dhash = hash_hex(difference_hash(luma));
     result.dominant_colors_json = dominant_colors_json(colors);

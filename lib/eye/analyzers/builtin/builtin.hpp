@@ -3,9 +3,9 @@
 #include <string_view>
 
 #include "eye/analyzers/analyzer.hpp"
-#include "eye/analyzers/image/image.hpp"
+#include "eye/analyzers/image/decode.hpp"
 
-// The builtin analyzer: what can honestly be said about a JPEG or PNG without a neural network or
+// The builtin analyzer: what can honestly be said about a photo without a neural network or
 // any service, so eye works on a fresh machine. Its parts live beside this file: hashes, color,
 // quality, embedding and description. Spelling in tags and text is American throughout:
 // "color", "grayscale", "gray".
@@ -13,17 +13,19 @@ namespace eye::analyzers {
 
 inline constexpr const char* k_builtin_name = "builtin";
 // Bump when any output below changes for the same bytes, so --priority=outdated re-analyzes.
-inline constexpr const char* k_builtin_model_version = "builtin-1";
+inline constexpr const char* k_builtin_model_version = "builtin-2";
 
 struct BuiltinOptions {
     int embedding_dimension = 512;  // >= 1; upstream's column is vector(512)
     DecodeLimits limits;
 };
 
-// Analyzes one JPEG or PNG held in memory. Deterministic: the same bytes and options always give
-// the same result. Fills:
-// - width, height (as displayed, EXIF orientation applied), mime_type (sniffed from the bytes),
-//   file_size, file_hash (SHA-256 of the bytes, lowercase hex);
+// Analyzes one image held in memory, in any format decode_image reads (JPEG, PNG, WebP, GIF, HEIC,
+// AVIF, TIFF), measured on a copy decoded straight to at most 512 pixels on a side, upright and in
+// sRGB. Deterministic: the same bytes and options always give the same result. Fills:
+// - what record_file_facts records: width, height (as displayed, EXIF orientation applied),
+//   mime_type (from the content), file_size, file_hash (SHA-256 of the bytes, lowercase hex) and
+//   the EXIF metadata;
 // - phash: 64-bit DCT hash (luma scaled to 32x32, 2-D DCT-II, the 8x8 lowest frequencies, each bit
 //   set when the coefficient is above the median of the 63 non-DC ones; row-major, first bit most
 //   significant) and dhash: 64-bit difference hash (luma scaled to 9x8, bit set when a pixel is
@@ -59,7 +61,8 @@ struct BuiltinOptions {
 //   between, no tag;
 // - description: one sentence from those facts ("A sharp, bright landscape color image dominated by
 //   orange and brown."), detailed_description: a longer one with dimensions, format and shares;
-// - analyzer "builtin", model_version "builtin-1", face_count 0.
+// - analyzer "builtin", model_version "builtin-2" (libvips; "builtin-1" decoded
+//   with stb), face_count 0.
 // Throws the permanent AnalysisError of decode_image for bytes it cannot use, and
 // std::invalid_argument for an embedding_dimension below 1.
 AnalysisResult analyze_image_bytes(std::string_view bytes, const BuiltinOptions& options = {});

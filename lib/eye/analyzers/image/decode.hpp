@@ -1,28 +1,44 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
+#include "eye/analyzers/image/format.hpp"
 #include "eye/analyzers/image/image.hpp"
 
-// Decoding of the two image formats eye analyzes (JPEG, PNG) on top of stb_image, with the checks
-// stb leaves out. Pure (no I/O) and safe to call from several threads at once.
+// Decoding on libvips: every format of sniff_format, shrunk while it is loaded straight to the size
+// an analysis works at, upright, in sRGB. Safe to call from several threads at once.
 namespace eye::analyzers {
 
-// Decodes a JPEG or PNG held in memory into 8-bit RGB. Grey is expanded to RGB; an alpha channel
-// is composited over white (how a transparent background is usually shown); the EXIF orientation
-// of a JPEG is applied, so width and height are as the image is displayed.
-// Checks, in this order, each failure a permanent AnalysisError with a one-line message:
+// What decode_image found: the image as a viewer sees it, small.
+struct DecodedImage {
+    ImageFormat format = ImageFormat::other;
+    int width = 0;          // of the whole image, as displayed (EXIF orientation applied)
+    int height = 0;         // idem
+    int bands_in_file = 0;  // 1 grey, 2 grey+alpha, 3 colour, 4 colour+alpha or CMYK, ...
+    Image image;       // at most max_side on its longer side (never enlarged), 8-bit sRGB, alpha
+                       // composited over white
+    std::string exif;  // the file's EXIF block ("Exif\0\0" and a TIFF header, or the TIFF header
+                       // alone), empty when it has none
+};
+
+// The header only: format, displayed size, bands and EXIF, without decoding any pixel (what the
+// metadata of an analysis needs when a service does the decoding). Same refusals as decode_image
+// up to and including the pixel limit.
+DecodedImage read_image_header(std::string_view bytes, const DecodeLimits& limits = {});
+
+// Decodes `bytes` into an image whose longer side is at most max_side. JPEG, PNG, WebP, GIF (the
+// first frame), HEIC/HEIF, AVIF and TIFF (the first page), recognized by content. The work is
+// bounded by max_side, not by what the file claims: JPEG, WebP and HEIF shrink while they load,
+// the others stream through a shrink a few rows at a time.
+// Refusals, each a permanent AnalysisError with a one-line message:
 // - more than limits.max_file_bytes: "image file is too large: ...";
-// - not JPEG or PNG by its magic bytes: "not a JPEG or PNG image (...)", naming what it looks like
-//   (text, GIF, WebP, HEIC, ...) when it can tell;
-// - width and height read from the PNG IHDR or the JPEG frame header, before any pixel is decoded:
-//   a header that is missing or says 0 pixels is "corrupt ..." / "truncated ...", more than
-//   limits.max_pixels is "image is too large: 640x427 is 0.3 megapixels, the limit is 0.1";
-// - a file cut short: a JPEG whose segments or scan data end before the end-of-image marker, a PNG
-//   without its IEND chunk: "truncated JPEG: ..." / "truncated PNG: ..."; a PNG chunk whose CRC is
-//   wrong: "corrupt PNG: CRC mismatch ...";
-// - whatever stb refuses: "corrupt JPEG: <stb's reason>" / "corrupt PNG: <stb's reason>".
-// Bytes after a complete image (JPEG end marker, PNG IEND) are ignored.
-Image decode_image(std::string_view bytes, const DecodeLimits& limits = {});
+// - not one of the formats: "not a supported image (looks like PDF)" (describe_format);
+// - what check_structure finds in a JPEG or PNG (truncated, corrupt, too many scans, a bomb);
+// - more than limits.max_pixels by the header, before any pixel is decoded: "image is too large:
+//   65535x65535 is 4294.8 megapixels, the limit is 100.0";
+// - whatever libvips refuses, warnings it counts as errors included: "cannot decode WebP: ...";
+// - decoding longer than limits.max_seconds: "decoding took longer than 30 s, ...".
+DecodedImage decode_image(std::string_view bytes, int max_side, const DecodeLimits& limits = {});
 
 }  // namespace eye::analyzers

@@ -6,17 +6,24 @@
 // Which image format a file holds, read from its first bytes, whatever it is named.
 namespace eye::analyzers {
 
-enum class ImageFormat { jpeg, png, other };
+// The formats eye analyzes: what phones, cameras and the web make.
+enum class ImageFormat { jpeg, png, webp, gif, heic, avif, tiff, other };
 
 inline constexpr std::string_view k_png_signature("\x89PNG\r\n\x1a\n", 8);
 
 ImageFormat sniff_format(std::string_view bytes);
 
-// "image/jpeg" or "image/png"; "" for anything else.
+// "image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/avif" or
+// "image/tiff"; "" for other.
+std::string mime_of(ImageFormat format);
+// "JPEG", "PNG", "WebP", "GIF", "HEIC", "AVIF", "TIFF", as messages name them.
+std::string name_of(ImageFormat format);
+
+// mime_of(sniff_format(bytes)).
 std::string sniff_mime(std::string_view bytes);
 
-// What a file that is neither JPEG nor PNG probably is, so the operator sees "looks like WebP"
-// rather than guessing why a photo named .jpg is not one: "the file is empty", "looks like GIF",
+// What a file that is none of the formats probably is, so the operator sees "looks like PDF"
+// rather than guessing why a photo named .jpg is not one: "the file is empty", "looks like BMP",
 // "looks like text", ... or "unknown format".
 std::string describe_format(std::string_view bytes);
 

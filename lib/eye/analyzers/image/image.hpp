@@ -11,7 +11,6 @@ namespace eye::analyzers {
 struct Image {
     int width = 0;
     int height = 0;
-    int channels_in_file = 0;       // 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA, as the file stores it
     std::vector<std::uint8_t> rgb;  // width * height * 3 bytes
 };
 
@@ -24,10 +23,12 @@ struct Plane {
     float at(int x, int y) const { return values[static_cast<std::size_t>(y) * width + x]; }
 };
 
-// What decode_image refuses before it spends memory on an image.
+// What decode_image refuses before it spends memory or time on an image.
 struct DecodeLimits {
     std::int64_t max_pixels = 100'000'000;              // width * height, 100 megapixels
     std::int64_t max_file_bytes = 100LL * 1024 * 1024;  // 100 MiB
+    int max_jpeg_scans = 500;                           // a progressive JPEG's scans
+    double max_seconds = 30;                            // decoding one image
 };
 
 }  // namespace eye::analyzers

@@ -97,7 +97,6 @@ Image resize(const Image& image, int width, int height) {
     Image out;
     out.width = width;
     out.height = height;
-    out.channels_in_file = image.channels_in_file;
     out.rgb.resize(std::size_t(width) * height * 3);
     if (!image.rgb.empty()) {
         resample_area(image.rgb.data(), image.width, image.height, 3, out.rgb.data(), width,
