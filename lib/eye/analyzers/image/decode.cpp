@@ -206,9 +206,11 @@ DecodedImage decode_image(std::string_view bytes, int max_side, const DecodeLimi
     const std::string name = name_of(header.format);
 
     VipsImage* thumbnail = nullptr;
+    // fail_on reaches the loader through option_string: libvips 8.14's thumbnail_buffer does
+    // not pass on its own fail_on, and a damaged PNG would decode with black rows
     if (vips_thumbnail_buffer(const_cast<char*>(bytes.data()), bytes.size(), &thumbnail, max_side,
-                              "height", max_side, "size", VIPS_SIZE_DOWN, "fail_on",
-                              VIPS_FAIL_ON_ERROR, nullptr) != 0) {
+                              "height", max_side, "size", VIPS_SIZE_DOWN, "option_string",
+                              "fail_on=error", nullptr) != 0) {
         refuse(fmt::format("cannot decode {}: {}", name, vips_reason()));
     }
     VipsPtr image = as_srgb8(VipsPtr(thumbnail));
