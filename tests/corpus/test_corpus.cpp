@@ -29,6 +29,35 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// An eye-worker over the images `paths` (relative to root), with GNU time reporting its peak
+// resident set; returns it in kilobytes.
+long worker_peak_kb(const fs::path& root, const std::vector<std::string>& paths, int concurrency) {
+    TestDatabase db;
+    TempDir state;
+    for (const auto& path : paths) {
+        db.execute(
+            fmt::format("INSERT INTO media_files (file_path, processing_status, created_at, "
+                        "updated_at) VALUES ('{}', 'pending', now(), now())",
+                        path));
+    }
+    db.execute("INSERT INTO eye.jobs (media_id, reason) SELECT id, 'test' FROM media_files");
+    auto worker = eye::testing::run(
+        "/usr/bin/time",
+        {"-f", "peak_rss_kb=%M", eye::testing::program_path("eye-worker"), "--stop-when-empty",
+         fmt::format("--concurrency={}", concurrency), "--analyzer=builtin"},
+        {{"EYE_DATABASE_URL", db.url()},
+         {"EYE_MEDIA_ROOT", root.string()},
+         {"EYE_STATE_DIR", state.str()}},
+        300s);
+    INFO(worker.err);
+    REQUIRE(worker.exit_code == 0);
+    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                         "'completed'") == std::to_string(paths.size()));
+    const auto at = worker.err.rfind("peak_rss_kb=");
+    REQUIRE(at != std::string::npos);
+    return std::stol(worker.err.substr(at + 12));
+}
+
 // One corpus per test binary: making it takes some seconds.
 const fs::path& corpus() {
     static TempDir dir;
@@ -193,4 +222,28 @@ TEST_CASE("a decode that runs past its time limit is cut off and refused for goo
     const auto decoded = eye::analyzers::decode_image(bytes, 512);
     CHECK(decoded.width == 8660);
     CHECK(decoded.image.width == 512);
+}
+
+TEST_CASE("decodes that hold a whole large image take turns instead of adding up") {
+    // a 70-megapixel progressive JPEG: libjpeg keeps every coefficient of it
+    TempDir dir;
+    const fs::path noise = dir.path / "noise.v";
+    for (const std::vector<std::string>& step :
+         {std::vector<std::string>{"gaussnoise", noise.string(), "8400", "8400", "--mean", "128",
+                                   "--sigma", "20"},
+          std::vector<std::string>{"copy", noise.string(),
+                                   (dir.path / "big.jpg").string() + "[Q=75,interlace]"}}) {
+        auto made = eye::testing::run("/usr/bin/vips", step, {}, 120s);
+        INFO(made.err);
+        REQUIRE(made.exit_code == 0);
+    }
+    fs::remove(noise);
+    const long one = worker_peak_kb(dir.path, {"big.jpg"}, 1);
+    const long two = worker_peak_kb(dir.path, {"big.jpg", "big.jpg", "big.jpg"}, 2);
+    WARN("eye-worker peak RSS: one 70-megapixel progressive JPEG " << one / 1024
+                                                                   << " MB; three of them at "
+                                                                      "--concurrency=2 "
+                                                                   << two / 1024 << " MB");
+    // side by side they would hold two sets of coefficients (about 140 MB more)
+    CHECK(two < one + 60 * 1024);
 }

@@ -1,6 +1,7 @@
 #include "eye/analyzers/image/decode.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -85,7 +86,79 @@ bool supported_loader(const char* loader) {
 // The checks before the header, and the header itself.
 struct Header {
     ImageFormat format = ImageFormat::other;
+    bool whole = false;  // a progressive JPEG or interlaced PNG: no shrinking while loading
     VipsPtr image;
+};
+
+// What the decodes of one process may hold at once. One 48-megapixel HEIC fits; two do not, and
+// the second waits for the first rather than double the worker's memory.
+constexpr std::int64_t k_decode_budget = 512LL << 20;
+
+// The memory a decode of `pixels` pixels holds at its peak, beside the file's bytes, as measured
+// with libvips 8.14 on Debian 12: decoders that shrink while loading (JPEG, WebP) hold a few
+// rows; PNG and TIFF stream rows through the shrink; a progressive JPEG keeps every coefficient,
+// an interlaced PNG every pixel; libheif and GIF decode the whole picture, in more than one copy.
+std::int64_t decode_memory(ImageFormat format, bool whole, std::int64_t pixels) {
+    double per_pixel = 10;
+    switch (format) {
+        case ImageFormat::jpeg:
+            per_pixel = whole ? 4 : 0.5;
+            break;
+        case ImageFormat::png:
+            per_pixel = whole ? 5 : 2;
+            break;
+        case ImageFormat::webp:
+            per_pixel = 0.5;
+            break;
+        case ImageFormat::tiff:
+            per_pixel = 4;
+            break;
+        case ImageFormat::gif:
+        case ImageFormat::heic:
+        case ImageFormat::avif:
+        case ImageFormat::other:
+            break;
+    }
+    return static_cast<std::int64_t>(per_pixel * static_cast<double>(pixels)) + (4 << 20);
+}
+
+// Decodes take their estimated memory from the budget before they start and give it back when
+// they end, waiting while others hold too much of it.
+class DecodeBudget {
+public:
+    void take(std::int64_t bytes) {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_freed.wait(lock, [&] { return m_used + bytes <= k_decode_budget; });
+        m_used += bytes;
+    }
+    void give_back(std::int64_t bytes) {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_used -= bytes;
+        }
+        m_freed.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_freed;
+    std::int64_t m_used = 0;
+};
+
+DecodeBudget& decode_budget() {
+    static DecodeBudget budget;
+    return budget;
+}
+
+class BudgetShare {
+public:
+    explicit BudgetShare(std::int64_t bytes) : m_bytes(bytes) { decode_budget().take(bytes); }
+    ~BudgetShare() { decode_budget().give_back(m_bytes); }
+    BudgetShare(const BudgetShare&) = delete;
+    BudgetShare& operator=(const BudgetShare&) = delete;
+
+private:
+    std::int64_t m_bytes;
 };
 
 Header open_header(std::string_view bytes, const DecodeLimits& limits) {
@@ -100,7 +173,7 @@ Header open_header(std::string_view bytes, const DecodeLimits& limits) {
     if (header.format == ImageFormat::other) {
         refuse(fmt::format("not a supported image ({})", describe_format(bytes)));
     }
-    check_structure(bytes, header.format, StructureLimits{limits.max_jpeg_scans});
+    header.whole = check_structure(bytes, header.format, StructureLimits{limits.max_jpeg_scans});
     const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
     if (!supported_loader(loader)) {
         vips_error_clear();
@@ -204,6 +277,20 @@ DecodedImage decode_image(std::string_view bytes, int max_side, const DecodeLimi
     const Header header = open_header(bytes, limits);
     DecodedImage decoded = facts_of(header, bytes);
     const std::string name = name_of(header.format);
+    const std::int64_t memory =
+        decode_memory(header.format, header.whole,
+                      std::int64_t(vips_image_get_width(header.image.get())) *
+                          vips_image_get_height(header.image.get()));
+    if (memory > k_decode_budget) {
+        refuse(fmt::format(
+            "image is too large to decode: {}x{} {}{} needs about {} MiB, more "
+            "than the {} MiB decoding may use",
+            decoded.width, decoded.height,
+            header.whole ? (header.format == ImageFormat::jpeg ? "progressive " : "interlaced ")
+                         : "",
+            name, memory >> 20, k_decode_budget >> 20));
+    }
+    const BudgetShare share(memory);
 
     VipsImage* thumbnail = nullptr;
     // fail_on reaches the loader through option_string: libvips 8.14's thumbnail_buffer does

@@ -38,6 +38,10 @@ DecodedImage read_image_header(std::string_view bytes, const DecodeLimits& limit
 // - more than limits.max_pixels by the header, before any pixel is decoded: "image is too large:
 //   65535x65535 is 4294.8 megapixels, the limit is 100.0";
 // - whatever libvips refuses, warnings it counts as errors included: "cannot decode WebP: ...";
+// - more memory than all decodes of the process may hold at once (512 MiB), by an estimate from
+//   the format and the header: "image is too large to decode: 9000x8000 HEIC needs about ...";
+//   a decode that fits waits while others hold too much, so decodes of large HEICs, GIFs or
+//   progressive JPEGs (which hold the whole image) take turns rather than add up;
 // - decoding longer than limits.max_seconds: "decoding took longer than 30 s, ...".
 DecodedImage decode_image(std::string_view bytes, int max_side, const DecodeLimits& limits = {});
 

@@ -57,12 +57,13 @@ std::uint64_t png_data_bound(const std::uint8_t* ihdr) {
 
 // stb and libpng alike would stop at the first IDAT they need, so a cut or damaged file decodes
 // half grey without complaint; walking the chunks catches both, and sizes the compressed data.
-void check_png(std::string_view bytes) {
+bool check_png(std::string_view bytes) {
     const auto* data = as_bytes(bytes);
     const std::size_t size = bytes.size();
     std::size_t pos = k_png_signature.size();
     std::uint64_t compressed = 0;
     std::uint64_t bound = 0;
+    bool interlaced = false;
     bool first = true;
     while (true) {
         if (pos + 8 > size) {
@@ -87,6 +88,7 @@ void check_png(std::string_view bytes) {
         }
         if (first) {
             bound = png_data_bound(data + pos + 8);
+            interlaced = data[pos + 8 + 12] != 0;
             first = false;
         }
         if (type == "IDAT") {
@@ -99,7 +101,7 @@ void check_png(std::string_view bytes) {
             }
         }
         if (type == "IEND") {
-            return;
+            return interlaced;
         }
         pos = crc_at + 4;
     }
@@ -107,11 +109,12 @@ void check_png(std::string_view bytes) {
 
 // Walks the JPEG segments (skipping APPn payloads by their length, so an embedded EXIF thumbnail's
 // end marker is not mistaken for ours) and the entropy-coded scans up to the end-of-image marker.
-void check_jpeg(std::string_view bytes, const StructureLimits& limits) {
+bool check_jpeg(std::string_view bytes, const StructureLimits& limits) {
     const auto* data = as_bytes(bytes);
     const std::size_t size = bytes.size();
     std::size_t pos = 2;
     int scans = 0;
+    bool progressive = false;
     auto truncated = [&] {
         refuse(fmt::format("truncated JPEG: data ends at byte {} before the end-of-image marker",
                            size));
@@ -131,8 +134,11 @@ void check_jpeg(std::string_view bytes, const StructureLimits& limits) {
         }
         const std::uint8_t marker = data[pos++];
         if (marker == 0xd9) {
-            return;
+            return progressive;
         }
+        // SOF2, SOF6, SOF10 and SOF14 start a progressive frame
+        progressive =
+            progressive || marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce;
         if ((marker >= 0xd0 && marker <= 0xd7) || marker == 0x01) {
             continue;
         }
@@ -186,12 +192,14 @@ void check_jpeg(std::string_view bytes, const StructureLimits& limits) {
 
 }  // namespace
 
-void check_structure(std::string_view bytes, ImageFormat format, const StructureLimits& limits) {
+bool check_structure(std::string_view bytes, ImageFormat format, const StructureLimits& limits) {
     if (format == ImageFormat::jpeg) {
-        check_jpeg(bytes, limits);
-    } else if (format == ImageFormat::png) {
-        check_png(bytes);
+        return check_jpeg(bytes, limits);
     }
+    if (format == ImageFormat::png) {
+        return check_png(bytes);
+    }
+    return false;
 }
 
 }  // namespace eye::analyzers

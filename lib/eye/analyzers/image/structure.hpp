@@ -22,7 +22,8 @@ struct StructureLimits {
 //   than IHDR ("corrupt PNG: ..."), or whose compressed image data is more than its pixels can
 //   need, the shape of a decompression bomb ("PNG decompression bomb: ...").
 // Other formats pass unchecked; their decoders' own checks apply. Bytes after a complete image
-// are allowed.
-void check_structure(std::string_view bytes, ImageFormat format, const StructureLimits& limits);
+// are allowed. Returns whether the image is progressive (a JPEG) or interlaced (a PNG), which
+// its decoder cannot shrink while loading: it holds the whole image.
+bool check_structure(std::string_view bytes, ImageFormat format, const StructureLimits& limits);
 
 }  // namespace eye::analyzers
