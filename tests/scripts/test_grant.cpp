@@ -172,6 +172,17 @@ TEST_CASE("as the role scripts/grant sets up, every task runs on an upstream dat
     for (const char* name : {"rocket.jpg", "coffee.png", "chelsea.png"}) {
         fs::copy_file(eye::testing::k_images / name, media.path / name);
     }
+    // the photo carries what a camera writes, for the metadata columns upstream has
+    auto tagged =
+        eye::testing::run("/usr/bin/exiftool",
+                          {"-q", "-overwrite_original", "-Make=Canon", "-Model=EOS R5",
+                           "-DateTimeOriginal=2024:05:06 "
+                           "07:08:09",
+                           "-ExposureTime=1/250", "-FNumber=4", "-ISO=800", "-FocalLength=35",
+                           "-GPSLatitude=22.951916", "-GPSLatitudeRef=S", "-GPSLongitude=43.210487",
+                           "-GPSLongitudeRef=W", (media.path / "rocket.jpg").string()},
+                          {}, std::chrono::seconds(60));
+    REQUIRE(tagged.exit_code == 0);
     // a JPEG cut short: the worker fails it for good, which fills eye.failed_jobs
     std::ofstream(media.path / "broken.jpg", std::ios::binary)
         << eye::testing::photo("rocket.jpg").substr(0, 300);
@@ -213,6 +224,13 @@ TEST_CASE("as the role scripts/grant sets up, every task runs on an upstream dat
                        "description <> '' AND embedding IS NOT NULL AND width > 0") == "3");
     CHECK(status_of(broken) == "failed");
     CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "1");
+    // upstream's metadata columns, in upstream's types, written by the least-privilege role
+    CHECK(db.query_value("SELECT concat_ws(' | ', camera_make, camera_model, date_taken, "
+                         "exposure_time, f_number, iso, focal_length, gps_latitude, gps_longitude, "
+                         "exif_data->'IFD0'->>'Model') FROM media_files WHERE id = " +
+                         rocket) ==
+          "Canon | EOS R5 | 2024-05-06 07:08:09 | 1/250s | f/4.0 | 800 | "
+          "35.00 | -22.9519160 | -43.2104870 | EOS R5");
 
     // Something for each priority to pick: upstream analyzed the horse (no eye.media_state row),
     // the application took the coins but its own job never ran, and the rocket was analyzed
