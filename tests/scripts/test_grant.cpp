@@ -218,7 +218,23 @@ TEST_CASE("as the role scripts/grant sets up, every task runs on an upstream dat
     const std::string coffee = id_of("coffee.png");
     const std::string broken = id_of("broken.jpg");
 
-    tasks.run_ok("eye-worker", {"--stop-when-empty", "--analyzer=builtin"});
+    // an upload the web app queued for its own worker: eye-worker --laravel-queue takes it
+    fs::copy_file(eye::testing::k_images / "text.png", media.path / "upload.png");
+    const std::string upload = db.query_value(
+        "INSERT INTO media_files (user_id, media_type, file_path, original_filename, "
+        "processing_status, created_at, updated_at) VALUES (1, 'image', 'upload.png', "
+        "'upload.png', 'pending', now(), now()) RETURNING id");
+    db.execute(fmt::format(
+        R"(INSERT INTO jobs (queue, payload, attempts, available_at, created_at) VALUES ('image-processing', $p${{"uuid":"u","displayName":"App\\Jobs\\ProcessImageAnalysis","job":"Illuminate\\Queue\\CallQueuedHandler@call","data":{{"commandName":"App\\Jobs\\ProcessImageAnalysis","command":"O:29:\"App\\Jobs\\ProcessImageAnalysis\":1:{{s:11:\"imageFileId\";i:{};}}"}}}}$p$, 0, 0, 0))",
+        upload));
+    auto bridged = tasks.run_ok("eye-worker", {"--stop-when-empty", "--analyzer=builtin",
+                                               "--laravel-queue=image-processing"});
+    INFO(bridged.err);
+    CHECK(db.query_value("SELECT count(*) FROM jobs WHERE queue = 'image-processing'") == "0");
+    CHECK(db.query_value("SELECT processing_status || ' ' || processing_stage || ' ' || "
+                         "upload_progress FROM media_files WHERE id = " +
+                         upload) == "completed saving_results 100");
+    db.execute("DELETE FROM media_files WHERE id = " + upload);
     CHECK(
         db.query_value("SELECT count(*) FROM media_files WHERE processing_status = 'completed' AND "
                        "description <> '' AND embedding IS NOT NULL AND width > 0") == "3");
@@ -341,7 +357,8 @@ TEST_CASE("as the role scripts/grant sets up, every task runs on an upstream dat
     CHECK(sqlstate_of(role, "UPDATE media_files SET album = 'x'") == "42501");
     CHECK(sqlstate_of(role, "DELETE FROM media_files") == "42501");
     CHECK(sqlstate_of(role, "SELECT payload FROM failed_jobs") == "42501");
-    CHECK(sqlstate_of(role, "SELECT payload FROM jobs") == "42501");
+    CHECK(sqlstate_of(role, "UPDATE jobs SET payload = ''") == "42501");
+    CHECK(sqlstate_of(role, "SELECT uuid FROM failed_jobs") == "42501");
     CHECK(sqlstate_of(role, "SELECT count(*) FROM sessions") == "42501");
     CHECK(sqlstate_of(role, "UPDATE eye.schema_version SET version = version") == "42501");
     CHECK(sqlstate_of(role, "SELECT count(*) FROM media_files") == "");

@@ -102,11 +102,30 @@ MediaTable MediaTable::read(Transaction& tx) {
     if (table.has("updated_at")) {
         sets += fmt::format(", updated_at = {}::timestamp", now);
     }
+    if (table.has("processing_stage")) {
+        sets += ", processing_stage = 'saving_results'";
+    }
     // a deleted image is never written, even when it was deleted while being analyzed
     table.m_update_sql = fmt::format("UPDATE media_files SET {} WHERE id = $1{}", sets,
                                      table.has("deleted_at") ? " AND deleted_at IS NULL" : "");
     table.m_update_name =
         fmt::format("media.write_analysis.{:x}", std::hash<std::string>{}(table.m_update_sql));
+
+    if (table.has("processing_stage")) {
+        std::string started = "processing_stage = 'starting'";
+        if (table.has("upload_completed_at")) {
+            started +=
+                ", upload_completed_at = coalesce(upload_completed_at, "
+                "$2::timestamptz::timestamp)";
+        }
+        if (table.has("upload_progress")) {
+            started += ", upload_progress = 100";
+        }
+        table.m_started_sql =
+            fmt::format("UPDATE media_files SET {} WHERE id = ANY($1::bigint[])", started);
+        table.m_started_name =
+            fmt::format("media.mark_started.{:x}", std::hash<std::string>{}(table.m_started_sql));
+    }
     return table;
 }
 
@@ -173,6 +192,23 @@ bool MediaTable::write_analysis(Transaction& tx, std::int64_t media_id,
     tx.none(k_upsert_state, media_id, result.analyzer, result.model_version, now,
             result.predicted_tags_json);
     return true;
+}
+
+}  // namespace eye::db
+
+namespace eye::db {
+
+void MediaTable::mark_started(Transaction& tx, const std::vector<std::int64_t>& media_ids,
+                              TimePoint now) const {
+    if (m_started_sql.empty() || media_ids.empty()) {
+        return;
+    }
+    const Statement started{m_started_name.c_str(), m_started_sql.c_str()};
+    if (has("upload_completed_at")) {
+        tx.none(started, media_ids, now);
+    } else {
+        tx.none(started, media_ids);
+    }
 }
 
 }  // namespace eye::db

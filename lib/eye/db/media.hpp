@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eye/core/analysis_result.hpp"
 #include "eye/db/schema.hpp"
@@ -31,11 +32,21 @@ public:
     bool write_analysis(Transaction& tx, std::int64_t media_id, const AnalysisResult& result,
                         TimePoint now) const;
 
+    // What upstream's job sets as an analysis starts, where the table has the columns (uploads
+    // in Avinash-EYE's schema): processing_stage 'starting', upload_completed_at (when it has
+    // none) and upload_progress 100, so the web app shows the upload done and its analysis
+    // under way. write_analysis sets processing_stage 'saving_results', where upstream's job
+    // leaves it. Nothing to do, and no statement, on a table without them.
+    void mark_started(Transaction& tx, const std::vector<std::int64_t>& media_ids,
+                      TimePoint now) const;
+
 private:
     std::set<std::string> m_columns;
     EmbeddingColumn m_embedding;
     std::string m_update_name;
     std::string m_update_sql;
+    std::string m_started_name;
+    std::string m_started_sql;  // empty: no stage columns
 };
 
 }  // namespace eye::db

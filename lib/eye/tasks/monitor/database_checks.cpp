@@ -9,6 +9,7 @@
 
 #include "eye/db/schema.hpp"
 #include "eye/log/log.hpp"
+#include "eye/queue/laravel_bridge.hpp"
 #include "eye/queue/queue.hpp"
 
 namespace eye::tasks::monitor {
@@ -202,6 +203,23 @@ Check check_queue(db::Session& session, TimePoint now, const MonitorOptions& opt
                              .as<std::int64_t>();
             check.metrics.push_back(number(fmt::format("laravel_{}", table), count));
             laravel.push_back(fmt::format("{} in {}", count, table));
+        }
+        if ((*tables)[1].as<bool>()) {
+            // uploads nobody took for 10 minutes: no PHP worker and no eye-worker
+            // --laravel-queue for their queue, or rows the bridge leaves (it logs why)
+            auto waiting = tx.run_sql("counting Laravel's waiting uploads",
+                                      fmt::format("SELECT count(*) FROM {}.jobs WHERE reserved_at "
+                                                  "IS NULL AND available_at <= extract(epoch "
+                                                  "FROM now())::bigint - 600 AND strpos(payload, "
+                                                  "{}) > 0",
+                                                  schema,
+                                                  session.connection().quote(std::string(
+                                                      queue::k_image_job_marker))))[0][0]
+                               .as<std::int64_t>();
+            check.metrics.push_back(number("laravel_uploads_waiting", waiting));
+            if (waiting > 0) {
+                laravel.push_back(fmt::format("{} upload job(s) waiting over 10 min", waiting));
+            }
         }
     }
     if (!laravel.empty()) {

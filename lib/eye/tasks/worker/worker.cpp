@@ -54,6 +54,10 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
                           Milliseconds(1000));
     options::add_duration(app, "--rescue-after", options.rescue_after,
                           "on start, requeue running jobs whose heartbeat is older (0: do not)");
+    options::add_list(app, "--laravel-queue", options.laravel_queues,
+                      "also take Avinash-EYE's uploads from these queues of Laravel's jobs table "
+                      "(e.g. image-processing,default): its App\\Jobs\\ProcessImageAnalysis "
+                      "rows, polled every --sleep, move into eye's queue");
 }
 
 void validate_worker_options(const Config&, const WorkerOptions& options) {

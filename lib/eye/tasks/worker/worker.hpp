@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eye/analyzers/analyzer.hpp"
 #include "eye/runner/command.hpp"
@@ -26,6 +27,8 @@ struct WorkerOptions {
     // from the same EYE_HEARTBEAT_TIMEOUT): the worker's heartbeats must come well inside it
     Milliseconds heartbeat_timeout{120'000};
     Milliseconds rescue_after{120'000};  // on start, requeue running jobs silent this long
+    // Laravel queues to take Avinash-EYE's uploads from (queue/laravel_bridge.hpp); empty: none
+    std::vector<std::string> laravel_queues;
 };
 
 void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options);

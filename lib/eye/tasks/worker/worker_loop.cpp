@@ -24,6 +24,7 @@
 #include "eye/learning/current_model.hpp"
 #include "eye/log/log.hpp"
 #include "eye/queue/backoff.hpp"
+#include "eye/queue/laravel_bridge.hpp"
 #include "eye/queue/queue.hpp"
 #include "eye/queue/workers.hpp"
 #include "eye/tasks/worker/analysis_pool.hpp"
@@ -68,6 +69,7 @@ private:
     void refresh_tag_model();
     void fail_timed_out();
     void wait_for_work(Milliseconds timeout);
+    void take_uploads();
     void give_back_in_flight();
     void abandon(std::map<std::uint64_t, InFlight>::iterator flight);
     void stop_threads();
@@ -96,6 +98,9 @@ private:
     learning::CurrentModelFollower m_tag_models;
     Clock::time_point m_last_claim;
     Clock::time_point m_last_progress;
+    // Avinash-EYE's uploads from Laravel's queue, when --laravel-queue names queues
+    std::optional<queue::LaravelBridge> m_bridge;
+    Clock::time_point m_next_bridge_poll;
 };
 
 WorkerLoop::WorkerLoop(Context& context, const WorkerOptions& options,
@@ -116,6 +121,14 @@ void WorkerLoop::start() {
         db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
         m_clock.sync(queue::database_now(tx));
         m_media = db::MediaTable::read(tx);
+        if (!m_options.laravel_queues.empty()) {
+            if (!queue::has_laravel_queue(tx)) {
+                throw ConfigError("--laravel-queue: this database has no Laravel jobs table",
+                                  "point EYE_DATABASE_URL at Avinash-EYE's database, or leave "
+                                  "--laravel-queue (EYE_LARAVEL_QUEUE) unset");
+            }
+            m_bridge.emplace(m_options.laravel_queues, static_cast<int>(m_options.tries));
+        }
         queue::register_worker(
             tx, {m_id, m_host, static_cast<int>(getpid()), static_cast<int>(m_options.concurrency)},
             m_clock.now());
@@ -371,6 +384,18 @@ void WorkerLoop::fail_timed_out() {
     }
 }
 
+void WorkerLoop::take_uploads() {
+    db::Transaction tx(m_session);
+    const auto polled = m_bridge->poll(tx, m_clock.now());
+    tx.commit();
+    // a full batch: there is more, look again at once
+    m_next_bridge_poll = polled.full ? Clock::now() : Clock::now() + m_options.sleep;
+    if (polled.taken > 0) {
+        log::info("took {} upload(s) from Laravel's queue: {} new job(s)", polled.taken,
+                  polled.queued);
+    }
+}
+
 void WorkerLoop::wait_for_work(Milliseconds timeout) {
     auto next_heartbeat = std::chrono::duration_cast<Milliseconds>(m_next_heartbeat - Clock::now());
     timeout = std::clamp(std::min(timeout, next_heartbeat), Milliseconds(1), Milliseconds(60'000));
@@ -498,17 +523,30 @@ Outcome WorkerLoop::run_loop() {
                 want = static_cast<int>(
                     std::min<long long>(want, m_options.max_jobs - m_counts.claimed));
             }
+            const bool bridged = m_bridge && Clock::now() >= m_next_bridge_poll;
+            if (bridged) {
+                take_uploads();
+            }
             std::vector<queue::ClaimedJob> jobs;
             {
                 db::Transaction tx(m_session);
                 jobs =
                     queue::claim(tx, m_id, want, m_clock.now(), static_cast<int>(m_options.tries));
+                std::vector<std::int64_t> images;
+                for (const auto& job : jobs) {
+                    images.push_back(job.media_id);
+                }
+                m_media->mark_started(tx, images, m_clock.now());
                 tx.commit();
             }
             m_last_claim = Clock::now();
             if (!jobs.empty()) {
                 m_counts.claimed += static_cast<std::int64_t>(jobs.size());
                 dispatch(std::move(jobs));
+                continue;
+            }
+            if (m_bridge && !bridged) {
+                m_next_bridge_poll = Clock::now();  // look at Laravel's queue before idling
                 continue;
             }
             if (m_in_flight.empty() && m_options.stop_when_empty) {
