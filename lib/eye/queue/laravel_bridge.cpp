@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "eye/core/error.hpp"
 #include "eye/log/log.hpp"
 #include "eye/queue/laravel_payload.hpp"
 #include "eye/queue/queue.hpp"
@@ -107,8 +108,23 @@ BridgePoll LaravelBridge::poll(db::Transaction& tx, TimePoint now) {
     return result;
 }
 
-bool has_laravel_queue(db::Transaction& tx) {
-    return tx.one(k_has_jobs)[0].as<bool>();
+BridgePoll LaravelBridge::take_uploads(db::Session& session, TimePoint now) {
+    db::Transaction tx(session);
+    const BridgePoll polled = poll(tx, now);
+    tx.commit();
+    if (polled.taken > 0) {
+        log::info("took {} upload(s) from Laravel's queue: {} new job(s)", polled.taken,
+                  polled.queued);
+    }
+    return polled;
+}
+
+void require_laravel_queue(db::Transaction& tx) {
+    if (!tx.one(k_has_jobs)[0].as<bool>()) {
+        throw ConfigError("--laravel-queue: this database has no Laravel jobs table",
+                          "point EYE_DATABASE_URL at Avinash-EYE's database, or leave "
+                          "--laravel-queue (EYE_LARAVEL_QUEUE) unset");
+    }
 }
 
 }  // namespace eye::queue

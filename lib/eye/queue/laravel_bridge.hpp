@@ -42,6 +42,9 @@ public:
     // so rows left behind never hide newer ones. The caller commits.
     BridgePoll poll(db::Transaction& tx, TimePoint now);
 
+    // poll() in a transaction of its own, committed; logs what it took.
+    BridgePoll take_uploads(db::Session& session, TimePoint now);
+
     const std::vector<std::string>& queues() const { return m_queues; }
 
 private:
@@ -52,7 +55,7 @@ private:
     std::set<std::int64_t> m_reported;  // Laravel ids already logged as left
 };
 
-// Whether this database has Laravel's queue table.
-bool has_laravel_queue(db::Transaction& tx);
+// Throws ConfigError (78) when this database has no Laravel queue table for --laravel-queue.
+void require_laravel_queue(db::Transaction& tx);
 
 }  // namespace eye::queue

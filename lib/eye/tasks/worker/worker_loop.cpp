@@ -69,7 +69,6 @@ private:
     void refresh_tag_model();
     void fail_timed_out();
     void wait_for_work(Milliseconds timeout);
-    void take_uploads();
     void give_back_in_flight();
     void abandon(std::map<std::uint64_t, InFlight>::iterator flight);
     void stop_threads();
@@ -122,11 +121,7 @@ void WorkerLoop::start() {
         m_clock.sync(queue::database_now(tx));
         m_media = db::MediaTable::read(tx);
         if (!m_options.laravel_queues.empty()) {
-            if (!queue::has_laravel_queue(tx)) {
-                throw ConfigError("--laravel-queue: this database has no Laravel jobs table",
-                                  "point EYE_DATABASE_URL at Avinash-EYE's database, or leave "
-                                  "--laravel-queue (EYE_LARAVEL_QUEUE) unset");
-            }
+            queue::require_laravel_queue(tx);
             m_bridge.emplace(m_options.laravel_queues, static_cast<int>(m_options.tries));
         }
         queue::register_worker(
@@ -384,18 +379,6 @@ void WorkerLoop::fail_timed_out() {
     }
 }
 
-void WorkerLoop::take_uploads() {
-    db::Transaction tx(m_session);
-    const auto polled = m_bridge->poll(tx, m_clock.now());
-    tx.commit();
-    // a full batch: there is more, look again at once
-    m_next_bridge_poll = polled.full ? Clock::now() : Clock::now() + m_options.sleep;
-    if (polled.taken > 0) {
-        log::info("took {} upload(s) from Laravel's queue: {} new job(s)", polled.taken,
-                  polled.queued);
-    }
-}
-
 void WorkerLoop::wait_for_work(Milliseconds timeout) {
     auto next_heartbeat = std::chrono::duration_cast<Milliseconds>(m_next_heartbeat - Clock::now());
     timeout = std::clamp(std::min(timeout, next_heartbeat), Milliseconds(1), Milliseconds(60'000));
@@ -525,7 +508,10 @@ Outcome WorkerLoop::run_loop() {
             }
             const bool bridged = m_bridge && Clock::now() >= m_next_bridge_poll;
             if (bridged) {
-                take_uploads();
+                // a full batch: there is more, look again at once
+                m_next_bridge_poll = m_bridge->take_uploads(m_session, m_clock.now()).full
+                                         ? Clock::now()
+                                         : Clock::now() + m_options.sleep;
             }
             std::vector<queue::ClaimedJob> jobs;
             {
