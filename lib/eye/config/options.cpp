@@ -1,5 +1,6 @@
 #include "eye/config/options.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "eye/core/error.hpp"
+#include "eye/log/log.hpp"
 
 namespace eye::options {
 namespace {
@@ -250,26 +252,86 @@ CLI::Option* add_bool(CLI::App& app, const std::string& flag, bool& target,
 }
 
 std::vector<CLI::ConfigItem> EnvFirstConfig::from_config(std::istream& input) const {
-    auto parsed = CLI::ConfigTOML::from_config(input);
-    std::vector<CLI::ConfigItem> kept;
-    for (auto& item : parsed) {
-        auto is_set = [](const std::string& name) {
-            const char* value = std::getenv(name.c_str());
-            return value != nullptr && *value != '\0';
-        };
-        std::string key = item.name;
-        for (auto& c : key) {
-            if (c == '_') {
-                c = '-';
-            }
+    auto is_set = [](const std::string& name) {
+        const char* value = std::getenv(name.c_str());
+        return value != nullptr && *value != '\0';
+    };
+    const ConfigVocabulary* vocabulary = m_reader.vocabulary;
+    std::vector<CLI::ConfigItem> general;
+    std::vector<CLI::ConfigItem> specific;
+    std::set<std::string> warned;
+    for (auto& item : CLI::ConfigTOML::from_config(input)) {
+        if (item.name == "++" || item.name == "--") {
+            continue;  // CLI11's marks where a section opens and closes: sections are ours
         }
+        std::string section;
+        for (const auto& parent : item.parents) {
+            section += (section.empty() ? "" : ".") + parent;
+        }
+        if (section.empty()) {
+            section = "default";
+        }
+        std::string key = item.name;
+        std::replace(key.begin(), key.end(), '_', '-');
+        if (vocabulary != nullptr) {
+            const bool shared = section == "default" || section == "eye";
+            if (!shared && vocabulary->sections.count(section) == 0) {
+                if (warned.insert("[" + section + "]").second) {
+                    log::warning(
+                        "config file: unknown section [{}] (sections: [default], "
+                        "[eye], or a command such as [eye-monitor] or "
+                        "[system:monitor]); its settings are ignored",
+                        section);
+                }
+                continue;
+            }
+            if (vocabulary->keys.count(key) == 0) {
+                if (warned.insert(section + "." + key).second) {
+                    log::warning(
+                        "config file: unknown setting '{}' in [{}]; it is ignored "
+                        "(the settings are the flags' names without '--')",
+                        item.name, section);
+                }
+                continue;
+            }
+            const bool mine = section == m_reader.program || section == m_reader.command;
+            if (!shared && !mine) {
+                continue;  // another command's section
+            }
+            item.parents.clear();
+            item.name = key;
+            bool overridden = is_set(env_name(key));
+            if (key == "database-url") {
+                overridden =
+                    overridden || is_set("EYE_DATABASE_URL_FILE") || is_set("DATABASE_URL");
+            }
+            if (!overridden) {
+                (mine ? specific : general).push_back(std::move(item));
+            }
+            continue;
+        }
+        // no vocabulary (help pages, tests of the precedence alone): every top-level key
         bool overridden = is_set(env_name(key));
         if (key == "database-url") {
             overridden = overridden || is_set("EYE_DATABASE_URL_FILE") || is_set("DATABASE_URL");
         }
-        if (!overridden) {
+        if (!overridden && item.parents.empty()) {
+            item.name = key;
+            general.push_back(std::move(item));
+        }
+    }
+    // the command's own section wins over the shared ones
+    std::vector<CLI::ConfigItem> kept;
+    for (auto& item : general) {
+        const bool replaced =
+            std::any_of(specific.begin(), specific.end(),
+                        [&](const CLI::ConfigItem& other) { return other.name == item.name; });
+        if (!replaced) {
             kept.push_back(std::move(item));
         }
+    }
+    for (auto& item : specific) {
+        kept.push_back(std::move(item));
     }
     return kept;
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,12 +56,34 @@ CLI::Option* add_switch(CLI::App& app, const std::string& flag, bool& target,
 CLI::Option* add_bool(CLI::App& app, const std::string& flag, bool& target,
                       const std::string& help);
 
-// A CLI11 config-file reader that drops any key whose environment variable is set, so the
-// environment wins over the file, as design §3 orders them. `extra_env` lists additional
-// variables that override a key (database-url: DATABASE_URL, EYE_DATABASE_URL_FILE).
+// What a config file may name: the sections of every command (by its executable, "eye-monitor",
+// and by its eye name, "system:monitor") and the keys of every command's options.
+struct ConfigVocabulary {
+    std::set<std::string> sections;
+    std::set<std::string> keys;  // long flag names without "--": "stuck-after"
+};
+
+// The command a config file is read for: which sections apply to it.
+struct ConfigReader {
+    std::string program;                           // "eye-monitor", or empty
+    std::string command;                           // "system:monitor"
+    const ConfigVocabulary* vocabulary = nullptr;  // null: every key of every section is kept
+};
+
+// A CLI11 config-file reader (INI or TOML, `key = value`). Keys outside a section and in
+// [default] or [eye] apply to every command; a section named after the command (its executable
+// or its eye name) applies to it alone and wins over those. A key may be spelled with '_' for
+// '-'. A section or key that no command knows is warned about by name and skipped. Any key whose
+// environment variable is set is dropped, so the environment wins over the file, as design §3
+// orders them (database-url also gives way to DATABASE_URL and EYE_DATABASE_URL_FILE).
 class EnvFirstConfig : public CLI::ConfigTOML {
 public:
+    EnvFirstConfig() = default;
+    explicit EnvFirstConfig(ConfigReader reader) : m_reader(std::move(reader)) {}
     std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
+
+private:
+    ConfigReader m_reader;
 };
 
 }  // namespace eye::options

@@ -72,20 +72,23 @@ struct Parsed {
     bool fail_if_locked = false;
 };
 
-// The command's CLI11 application with every option bound into `parsed`.
-std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed) {
+// The command's CLI11 application with every option bound into `parsed`; a config file is read
+// as `reader` says.
+std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed,
+                                    options::ConfigReader reader = {}) {
     std::string title = command.summary;
     if (!command.description.empty()) {
         title += "\n\n" + command.description;
     }
     auto app = std::make_unique<CLI::App>(
         title, command.program.empty() ? "eye " + command.name : command.program);
-    app->config_formatter(std::make_shared<options::EnvFirstConfig>());
+    app->config_formatter(std::make_shared<options::EnvFirstConfig>(std::move(reader)));
     app->allow_config_extras(CLI::config_extras_mode::ignore);
+    // EYE_CONFIG is applied by parse(): CLI11 reads the config file before the environment
     app->set_config("--config", "",
-                    "read settings from this INI/TOML file (default /etc/eye/eye.conf when "
-                    "present)")
-        ->envname("EYE_CONFIG")
+                    "read settings from this INI/TOML file: [default] for every command, "
+                    "[eye-monitor] or [system:monitor] for one (default /etc/eye/eye.conf when "
+                    "present) (Env:EYE_CONFIG)")
         ->type_name("FILE")
         ->group("Common options");
     app->footer(k_help_footer);
@@ -138,22 +141,49 @@ void warn_about_exposed_secrets(const Config& config) {
     }
 }
 
+// The sections and keys a config file may hold: those of every command in `table`.
+options::ConfigVocabulary config_vocabulary(const std::vector<Command>& table) {
+    options::ConfigVocabulary vocabulary;
+    for (const auto& command : table) {
+        vocabulary.sections.insert(command.name);
+        if (!command.program.empty()) {
+            vocabulary.sections.insert(command.program);
+        }
+        Parsed unused;
+        const auto app = build_app(command, unused);
+        for (const CLI::Option* option : app->get_options()) {
+            for (const auto& name : option->get_lnames()) {
+                vocabulary.keys.insert(name);
+            }
+        }
+    }
+    return vocabulary;
+}
+
 // Parses the command line; returns an exit code when the run should end here (help, errors).
 std::optional<int> parse(const Command& command, const std::vector<std::string>& args,
-                         std::ostream& out, Parsed& parsed) {
-    auto app_holder = build_app(command, parsed);
-    CLI::App& app = *app_holder;
-    options::set_command_line(args);
+                         std::ostream& out, Parsed& parsed, const std::vector<Command>* table) {
     std::vector<std::string> effective = args;
-    // the default config file is read when present and no other was named
+    // the file named by --config, else by EYE_CONFIG, else the default one when present
     bool names_config = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
         return arg == "--config" || arg.rfind("--config=", 0) == 0;
     });
-    if (!names_config && std::getenv("EYE_CONFIG") == nullptr) {
-        if (auto file = default_config_file(); !file.empty()) {
+    if (!names_config) {
+        const char* named = std::getenv("EYE_CONFIG");
+        std::string file = named != nullptr && *named != '\0' ? named : default_config_file();
+        if (!file.empty()) {
             effective.push_back("--config=" + file);
+            names_config = true;
         }
     }
+    std::optional<options::ConfigVocabulary> vocabulary;
+    if (names_config && table != nullptr) {
+        vocabulary = config_vocabulary(*table);
+    }
+    auto app_holder = build_app(
+        command, parsed, {command.program, command.name, vocabulary ? &*vocabulary : nullptr});
+    CLI::App& app = *app_holder;
+    options::set_command_line(args);
     try {
         app.parse(std::vector<std::string>(effective.rbegin(), effective.rend()));
     } catch (const CLI::CallForHelp&) {
@@ -330,12 +360,13 @@ std::string_view run_status_name(RunStatus status) {
     return "failed";
 }
 
-int run_command(const Command& command, const std::vector<std::string>& args, std::ostream& out) {
+int run_command(const Command& command, const std::vector<std::string>& args, std::ostream& out,
+                const std::vector<Command>* table) {
     std::string display = command.display_name();
     configure_early_logging(display);
     Parsed parsed;
     try {
-        if (auto done = parse(command, args, out, parsed)) {
+        if (auto done = parse(command, args, out, parsed, table)) {
             return *done;
         }
         resolve_config(parsed.config);

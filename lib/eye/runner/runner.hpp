@@ -11,8 +11,10 @@
 namespace eye {
 
 // Runs `command` with its arguments (without the program or command name) and returns the exit
-// code. Never throws.
-int run_command(const Command& command, const std::vector<std::string>& args, std::ostream& out);
+// code. Never throws. `table`, the whole command table, says which sections and keys a config
+// file may hold (any command's); without it, unknown ones are not told apart.
+int run_command(const Command& command, const std::vector<std::string>& args, std::ostream& out,
+                const std::vector<Command>* table = nullptr);
 
 // The command's --help text.
 std::string command_help(const Command& command);

@@ -66,7 +66,7 @@ int run_program(const CommandTable& table, std::string_view program, int argc, c
         return to_int(ExitCode::software);
     }
     return finish(
-        run_command(*command, std::vector<std::string>(argv + 1, argv + argc), std::cout));
+        run_command(*command, std::vector<std::string>(argv + 1, argv + argc), std::cout, &table));
 }
 
 int run_umbrella(const CommandTable& table, int argc, char** argv) {
@@ -100,8 +100,8 @@ int run_umbrella(const CommandTable& table, int argc, char** argv) {
         log_error_with_hint(fmt::format("unknown command '{}'", args[0]), "see 'eye list'");
         return to_int(ExitCode::usage);
     }
-    return finish(
-        run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()), std::cout));
+    return finish(run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()),
+                              std::cout, &table));
 }
 
 }  // namespace eye
