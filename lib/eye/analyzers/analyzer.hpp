@@ -61,6 +61,11 @@ public:
     // none): an image it analyzed without one is not missing one.
     virtual bool gives_embeddings() const { return true; }
 
+    // Whether it reads the images itself beneath EYE_MEDIA_ROOT (builtin, ollama), so that a
+    // missing media root is its problem; the avinash analyzer's service reads them from its own
+    // volume.
+    virtual bool reads_media_files() const { return false; }
+
     // Analyzes one image. Throws AnalysisError; must be safe to call from several threads at once
     // on different items.
     virtual AnalysisResult analyze(const MediaItem& item) = 0;

@@ -59,6 +59,7 @@ public:
     std::string name() const override { return k_ollama_name; }
     std::string model_version() const override { return m_model_version; }
     bool gives_embeddings() const override { return !m_options.embed_model.empty(); }
+    bool reads_media_files() const override { return true; }
 
     // Reads item.absolute_path, decodes it (decode_image), sends it scaled down to max_side as a
     // base64 JPEG with the schema as "format" and temperature 0, and parses the model's answer

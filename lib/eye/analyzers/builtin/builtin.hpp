@@ -74,6 +74,7 @@ public:
 
     std::string name() const override { return k_builtin_name; }
     std::string model_version() const override { return k_builtin_model_version; }
+    bool reads_media_files() const override { return true; }
 
     // Reads item.absolute_path (read_media_file) and runs analyze_image_bytes on it.
     AnalysisResult analyze(const MediaItem& item) override;

@@ -10,6 +10,7 @@
 #include "eye/core/error.hpp"
 #include "eye/db/schema.hpp"
 #include "eye/queue/backoff.hpp"
+#include "eye/tasks/worker/media_root.hpp"
 
 namespace eye::tasks {
 
@@ -95,6 +96,13 @@ Outcome run_worker(Context& context, const WorkerOptions& options) {
     }
     std::shared_ptr<analyzers::Analyzer> analyzer =
         analyzers::make_analyzer(context.config, dimensions, options.timeout);
+    if (analyzer->reads_media_files()) {
+        if (auto problem = media_root_problem(context.config.media_root, false)) {
+            throw ConfigError(*problem,
+                              "set EYE_MEDIA_ROOT to the folder media_files.file_path is "
+                              "relative to (upstream: storage/app/public), and mount it");
+        }
+    }
     analyzers::check_service(context.config);
     return run_worker_with(context, options, std::move(analyzer));
 }

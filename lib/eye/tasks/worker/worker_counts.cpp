@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "eye/json/json.hpp"
+#include "eye/log/log.hpp"
 
 namespace eye::tasks {
 
@@ -33,6 +34,30 @@ Outcome worker_outcome(const WorkerCounts& counts, const std::string& worker,
         {"jobs_retried", static_cast<double>(counts.retried),
          "Jobs the last run put back for a later attempt."}};
     return result;
+}
+
+void apply_stop_cause(Outcome& outcome, const StopCause& cause) {
+    auto stopped = [&](const std::string& why, const char* hint, ExitCode exit) {
+        log::error("{}; hint: {}", why, hint);
+        outcome.exit = exit;
+        outcome.status = RunStatus::failed;
+    };
+    if (!cause.unavailable.empty()) {
+        stopped(cause.unavailable,
+                "start the service or check its URL; the jobs in hand went back to the queue "
+                "untried",
+                ExitCode::unavailable);
+    } else if (!cause.media_gone.empty()) {
+        stopped(cause.media_gone,
+                "check that EYE_MEDIA_ROOT is mounted; the jobs in hand went back to the queue "
+                "untried",
+                ExitCode::io_error);
+    } else if (!cause.stuck.empty()) {
+        stopped(cause.stuck,
+                "a restarted worker starts with fresh threads; look at the jobs' images and the "
+                "analyzer's service",
+                ExitCode::temp_fail);
+    }
 }
 
 }  // namespace eye::tasks

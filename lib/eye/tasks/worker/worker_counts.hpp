@@ -23,4 +23,16 @@ struct WorkerCounts {
 Outcome worker_outcome(const WorkerCounts& counts, const std::string& worker,
                        const std::string& reason);
 
+// Why a worker stopped for a reason beyond the images, the jobs in hand given back untried.
+struct StopCause {
+    std::string unavailable;  // the analyzer's service cannot be reached (69)
+    std::string media_gone;   // the images' files went away: a dropped mount (74)
+    std::string stuck;        // more analyses stuck past --timeout than slots (75)
+
+    bool any() const { return !unavailable.empty() || !media_gone.empty() || !stuck.empty(); }
+};
+
+// Logs the cause with its hint and makes `outcome` a failed run with the cause's exit code.
+void apply_stop_cause(Outcome& outcome, const StopCause& cause);
+
 }  // namespace eye::tasks

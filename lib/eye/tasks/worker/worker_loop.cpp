@@ -28,6 +28,7 @@
 #include "eye/queue/queue.hpp"
 #include "eye/queue/workers.hpp"
 #include "eye/tasks/worker/analysis_pool.hpp"
+#include "eye/tasks/worker/media_root.hpp"
 #include "eye/tasks/worker/worker.hpp"
 #include "eye/tasks/worker/worker_counts.hpp"
 
@@ -90,8 +91,8 @@ private:
     std::map<std::uint64_t, InFlight> m_in_flight;
     std::uint64_t m_next_token = 1;
     WorkerCounts m_counts;
-    std::string m_unavailable;  // why the analyzer's service is unreachable, once it was
-    bool m_too_many_stuck = false;
+    StopCause m_stop;  // why the worker stops before its queue is done, once it must
+    MissingFiles m_missing_files;
     Clock::time_point m_next_heartbeat;
     // the current tag model, applied to every analysis it fits; looked up at each heartbeat
     learning::CurrentModelFollower m_tag_models;
@@ -110,7 +111,8 @@ WorkerLoop::WorkerLoop(Context& context, const WorkerOptions& options,
       m_session(*context.db),
       m_backoff(queue::parse_backoff(options.backoff).value_or(std::vector<Milliseconds>{})),
       m_pool(m_analyzer, context.config.media_root, static_cast<int>(options.concurrency)),
-      m_host(host_name()) {
+      m_host(host_name()),
+      m_missing_files(context.config.media_root) {
     std::random_device random;
     m_id = fmt::format("{}:{}:{:06x}", m_host, getpid(), random() & 0xffffff);
 }
@@ -216,10 +218,20 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
         db::Transaction tx(m_session);
         m_counts.released += queue::release(tx, {job.id}, m_id, now);
         tx.commit();
-        if (m_unavailable.empty()) {
-            m_unavailable = finished.error;
+        if (m_stop.unavailable.empty()) {
+            m_stop.unavailable = finished.error;
         }
         return;
+    }
+    if (*finished.error_kind == AnalysisError::Kind::permanent && m_analyzer->reads_media_files()) {
+        if (auto gone = m_missing_files.failed(job.file_path)) {
+            // the files went away, not the image: its attempt does not count
+            db::Transaction tx(m_session);
+            m_counts.released += queue::release(tx, {job.id}, m_id, now);
+            tx.commit();
+            m_stop.media_gone = *gone;
+            return;
+        }
     }
     queue::Failure failure;
     failure.kind = *finished.error_kind == AnalysisError::Kind::permanent
@@ -260,6 +272,7 @@ void WorkerLoop::write_finished() {
             continue;
         }
         if (finished.result) {
+            m_missing_files.succeeded();
             if (const auto& model = m_tag_models.model()) {
                 model->apply(*finished.result);
             }
@@ -466,8 +479,9 @@ Outcome WorkerLoop::run_loop() {
         heartbeat_if_due();
 
         if (claiming) {
-            if (!m_unavailable.empty()) {
-                reason = "the analyzer's service is unreachable";
+            if (m_stop.any()) {
+                reason = m_stop.unavailable.empty() ? "the images' files are gone"
+                                                    : "the analyzer's service is unreachable";
                 claiming = false;
             } else if (stop::requested()) {
                 reason = fmt::format("stopped by {}", stop::signal_name());
@@ -483,7 +497,7 @@ Outcome WorkerLoop::run_loop() {
                 // more analyses hang past --timeout than the worker has slots: something is
                 // wrong that a fresh process may not have
                 reason = fmt::format("{} analyses are stuck past --timeout", m_pool.stuck());
-                m_too_many_stuck = true;
+                m_stop.stuck = reason;
                 claiming = false;
             }
         }
@@ -572,21 +586,7 @@ Outcome WorkerLoop::run_loop() {
         queue::worker_stopped(tx, m_id, m_counts.completed, m_counts.failed);
     }
     Outcome result = outcome(reason);
-    if (!m_unavailable.empty()) {
-        log::error(
-            "{}; hint: start the service or check its URL; the jobs in hand went back "
-            "to the queue untried",
-            m_unavailable);
-        result.exit = ExitCode::unavailable;
-        result.status = RunStatus::failed;
-    } else if (m_too_many_stuck) {
-        log::error(
-            "{}; hint: a restarted worker starts with fresh threads; look at the jobs' "
-            "images and the analyzer's service",
-            reason);
-        result.exit = ExitCode::temp_fail;
-        result.status = RunStatus::failed;
-    }
+    apply_stop_cause(result, m_stop);
     return result;
 }
 
