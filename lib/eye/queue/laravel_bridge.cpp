@@ -14,13 +14,14 @@
 namespace eye::queue {
 namespace {
 
-const db::Statement k_claim_laravel{
-    "laravel.claim",
+// The batch is written into the statement, not passed: a LIMIT parameter makes PostgreSQL cost
+// the generic plan for a tenth of the table and plan the claim again at every poll.
+constexpr const char* k_claim_template =
     "SELECT id, payload FROM jobs "
     "WHERE queue = ANY($1::text[]) AND reserved_at IS NULL AND available_at <= $2::bigint "
-    "  AND id > $3::bigint AND strpos(payload, $5) > 0 "
-    "ORDER BY id LIMIT $4 "
-    "FOR UPDATE SKIP LOCKED"};
+    "  AND id > $3::bigint AND strpos(payload, $4) > 0 "
+    "ORDER BY id LIMIT {} "
+    "FOR UPDATE SKIP LOCKED";
 
 const db::Statement k_live_images{
     "laravel.live_images",
@@ -41,14 +42,28 @@ std::int64_t unix_seconds(TimePoint now) {
 }  // namespace
 
 LaravelBridge::LaravelBridge(std::vector<std::string> queues, int attempts, int batch)
-    : m_queues(std::move(queues)), m_attempts(attempts), m_batch(batch) {}
+    : m_queues(std::move(queues)),
+      m_attempts(attempts),
+      m_batch(batch),
+      m_claim_name(fmt::format("laravel.claim.{}", batch)),
+      m_claim_sql(fmt::format(fmt::runtime(k_claim_template), batch)) {}
 
 BridgePoll LaravelBridge::poll(db::Transaction& tx, TimePoint now) {
     BridgePoll result;
-    const auto rows = tx.many(k_claim_laravel, m_queues, unix_seconds(now), m_after, m_batch,
-                              std::string(k_image_job_marker));
+    const db::Statement claim{m_claim_name.c_str(), m_claim_sql.c_str()};
+    const auto rows =
+        tx.many(claim, m_queues, unix_seconds(now), m_after, std::string(k_image_job_marker));
     result.full = static_cast<int>(rows.size()) == m_batch;
-    m_after = result.full ? rows[rows.size() - 1][0].as<std::int64_t>() : 0;
+    if (!rows.empty()) {
+        m_after = rows[rows.size() - 1][0].as<std::int64_t>();
+    }
+    // Laravel's ids only grow, so new uploads lie beyond the last row seen; rows passed by (held
+    // by another worker then, or delayed) are looked at again when the walk starts over, once a
+    // minute, not at every idle poll (with many rows left behind, that would read them all)
+    if (!result.full && now - m_started_over > std::chrono::minutes(1)) {
+        m_after = 0;
+        m_started_over = now;
+    }
 
     std::map<std::int64_t, std::int64_t> laravel_of_media;          // image id -> Laravel row
     std::vector<std::pair<std::int64_t, std::int64_t>> duplicates;  // (image, Laravel row)

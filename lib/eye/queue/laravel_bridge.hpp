@@ -38,8 +38,8 @@ public:
     // images' analyses in eye.jobs and deletes those Laravel rows. Rows it cannot use stay
     // untouched and are logged once: a payload it cannot read, an id with no live row, a row
     // that is not an image (upstream's own worker handles videos and documents). Other job
-    // classes are never even locked. Walks the table forward by id and starts over at the end,
-    // so rows left behind never hide newer ones. The caller commits.
+    // classes are never even locked. Walks the table forward by id, so rows left behind never
+    // hide newer ones, and starts over from the first row once a minute. The caller commits.
     BridgePoll poll(db::Transaction& tx, TimePoint now);
 
     // poll() in a transaction of its own, committed; logs what it took.
@@ -51,7 +51,10 @@ private:
     std::vector<std::string> m_queues;
     int m_attempts;
     int m_batch;
+    std::string m_claim_name;
+    std::string m_claim_sql;
     std::int64_t m_after = 0;           // the last Laravel id seen; 0: from the start
+    TimePoint m_started_over{};         // when the walk last started over from the first row
     std::set<std::int64_t> m_reported;  // Laravel ids already logged as left
 };
 
