@@ -47,8 +47,11 @@
 #include "eye/log/log.hpp"
 #include "eye/runner/command.hpp"
 #include "eye/tasks/worker/worker.hpp"
+#include "pgbench_sql.hpp"
 
 namespace {
+
+using eye::bench::substitute;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -212,30 +215,6 @@ int run_workers(const std::string& url, int workers, int concurrency) {
         queued, workers, concurrency, seconds, static_cast<double>(queued) / seconds, claims,
         claims > 0 ? static_cast<double>(queued) / static_cast<double>(claims) : 0.0, joined);
     return check_queue(session) ? 0 : 1;
-}
-
-// $n in `sql` replaced by what `values` says for n (a pgbench :variable or a literal).
-std::string substitute(const std::string& sql, const std::map<int, std::string>& values) {
-    std::string out;
-    for (std::size_t i = 0; i < sql.size(); ++i) {
-        if (sql[i] == '$' && i + 1 < sql.size() &&
-            std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
-            std::size_t end = i + 1;
-            while (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end]))) {
-                ++end;
-            }
-            int n = std::stoi(sql.substr(i + 1, end - i - 1));
-            auto it = values.find(n);
-            if (it == values.end()) {
-                throw std::runtime_error(fmt::format("no value for ${} in: {}", n, sql));
-            }
-            out += it->second;
-            i = end - 1;
-            continue;
-        }
-        out += sql[i];
-    }
-    return out;
 }
 
 int write_pgbench_script(const std::string& url, int batch, const std::string& file) {

@@ -33,26 +33,17 @@
 #include "eye/learning/current_model.hpp"
 #include "eye/learning/evaluation.hpp"
 #include "eye/learning/tag_model.hpp"
+#include "proc_status.hpp"
 
 namespace {
+
+using eye::bench::status_kb;
 
 using Clock = std::chrono::steady_clock;
 namespace learning = eye::learning;
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// A field of /proc/self/status in kB (VmRSS, VmHWM); -1 when it cannot be read.
-long long status_kb(const std::string& field) {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind(field + ":", 0) == 0) {
-            return std::atoll(line.c_str() + field.size() + 1);
-        }
-    }
-    return -1;
 }
 
 // The CPU time the process has used so far (user + system, all threads), in seconds.
