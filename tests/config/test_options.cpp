@@ -172,3 +172,47 @@ TEST_CASE("the analyzer defaults to avinash when EYE_AI_URL is set, else builtin
     eye::resolve_config(with_ai);
     CHECK(with_ai.analyzer == "avinash");
 }
+
+namespace {
+
+// Parses one flag of each duration kind: Laravel-style seconds and a retention.
+std::pair<Milliseconds, Milliseconds> parse_times(std::vector<std::string> args) {
+    Milliseconds max_time{0};
+    Milliseconds keep{0};
+    CLI::App app("test");
+    eye::options::add_seconds(app, "--max-time", max_time, "test");
+    eye::options::add_retention(app, "--keep-completed", keep, "test");
+    eye::options::set_command_line(args);
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+    return {max_time, keep};
+}
+
+}  // namespace
+
+TEST_CASE("Laravel-style flags take a unit, and a bare number as seconds") {
+    ScopedEnv clear("EYE_MAX_TIME", nullptr);
+    CHECK(parse_times({"--max-time=1h"}).first == Milliseconds(3'600'000));
+    CHECK(parse_times({"--max-time=5m"}).first == Milliseconds(300'000));
+    CHECK(parse_times({"--max-time=90"}).first == Milliseconds(90'000));
+    CHECK(parse_times({"--max-time=0"}).first == Milliseconds(0));
+    CHECK_THROWS_AS(parse_times({"--max-time=soon"}), CLI::ValidationError);
+}
+
+TEST_CASE("a retention takes a unit and refuses a bare number with a hint") {
+    ScopedEnv clear("EYE_KEEP_COMPLETED", nullptr);
+    CHECK(parse_times({"--keep-completed=7d"}).second == Milliseconds(7LL * 24 * 3'600'000));
+    try {
+        parse_times({"--keep-completed=7"});
+        FAIL("a bare number was taken");
+    } catch (const CLI::ValidationError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("7 what? write 7d (days), 7h or 7m"));
+    }
+    // from the environment too, naming the variable
+    ScopedEnv env("EYE_KEEP_COMPLETED", "30");
+    try {
+        parse_times({});
+        FAIL("a bare number was taken");
+    } catch (const eye::ConfigError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("EYE_KEEP_COMPLETED") && Catch::Contains("30 what?"));
+    }
+}

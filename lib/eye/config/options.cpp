@@ -74,12 +74,27 @@ bool given_on_command_line(std::string_view flag) {
     return typed_flags().count(std::string(flag)) != 0;
 }
 
-CLI::Option* add_duration(CLI::App& app, const std::string& flag, Milliseconds& target,
-                          const std::string& help, Milliseconds minimum) {
+namespace {
+
+bool is_whole_number(const std::string& text) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+}
+
+// The duration flags differ only in what a bare number means and how the default is shown.
+enum class BareNumber { seconds, refused };
+
+CLI::Option* add_time_option(CLI::App& app, const std::string& flag, Milliseconds& target,
+                             const std::string& help, Milliseconds minimum, BareNumber bare) {
     auto* option = app.add_option_function<std::string>(
         flag,
-        [&target, flag, minimum](const std::string& value) {
-            auto parsed = parse_duration(trim(value));
+        [&target, flag, minimum, bare](const std::string& value) {
+            const std::string text = trim(value);
+            if (bare == BareNumber::refused && is_whole_number(text)) {
+                reject(flag, value, fmt::format("{0} what? write {0}d (days), {0}h or {0}m", text));
+            }
+            auto parsed = parse_duration(text);
             if (!parsed) {
                 reject(flag, value, parsed.error());
             }
@@ -93,26 +108,22 @@ CLI::Option* add_duration(CLI::App& app, const std::string& flag, Milliseconds& 
     return with_env(option, flag);
 }
 
+}  // namespace
+
+CLI::Option* add_duration(CLI::App& app, const std::string& flag, Milliseconds& target,
+                          const std::string& help, Milliseconds minimum) {
+    return add_time_option(app, flag, target, help, minimum, BareNumber::seconds);
+}
+
 CLI::Option* add_seconds(CLI::App& app, const std::string& flag, Milliseconds& target,
                          const std::string& help, long long minimum) {
-    auto* option = app.add_option_function<std::string>(
-        flag,
-        [&target, flag, minimum](const std::string& value) {
-            std::string text = trim(value);
-            char* end = nullptr;
-            errno = 0;
-            long long seconds = std::strtoll(text.c_str(), &end, 10);
-            if (text.empty() || *end != '\0' || errno != 0) {
-                reject(flag, value, "expected a whole number of seconds");
-            }
-            if (seconds < minimum) {
-                reject(flag, value, fmt::format("must be at least {}", minimum));
-            }
-            target = Milliseconds(seconds * 1000);
-        },
-        help);
-    option->default_str(std::to_string(target.count() / 1000))->type_name("SECONDS");
-    return with_env(option, flag);
+    return add_time_option(app, flag, target, help + " (a bare number is seconds)",
+                           Milliseconds(minimum * 1000), BareNumber::seconds);
+}
+
+CLI::Option* add_retention(CLI::App& app, const std::string& flag, Milliseconds& target,
+                           const std::string& help, Milliseconds minimum) {
+    return add_time_option(app, flag, target, help, minimum, BareNumber::refused);
 }
 
 CLI::Option* add_int(CLI::App& app, const std::string& flag, long long& target,

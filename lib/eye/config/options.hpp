@@ -28,11 +28,17 @@ void set_command_line(const std::vector<std::string>& args);
 // can read it (ps, /proc).
 bool given_on_command_line(std::string_view flag);
 
+// A duration with a unit ("90s", "10m", "2h", "7d"); a bare number is seconds.
 CLI::Option* add_duration(CLI::App& app, const std::string& flag, Milliseconds& target,
                           const std::string& help, Milliseconds minimum = Milliseconds(0));
-// Laravel-style durations in whole seconds (--max-time, --timeout, --sleep).
+// Laravel-style durations (--max-time, --timeout, --sleep): a bare number is seconds, as
+// Laravel's flags have it, and a unit is welcome ("1h", "5m").
 CLI::Option* add_seconds(CLI::App& app, const std::string& flag, Milliseconds& target,
                          const std::string& help, long long minimum = 0);
+// How long to keep something (--keep-completed): a unit is required, since "7" could mean a
+// week as easily as seven seconds; a bare number is refused with "7 what? write 7d".
+CLI::Option* add_retention(CLI::App& app, const std::string& flag, Milliseconds& target,
+                           const std::string& help, Milliseconds minimum = Milliseconds(0));
 CLI::Option* add_int(CLI::App& app, const std::string& flag, long long& target,
                      const std::string& help, long long minimum, long long maximum);
 CLI::Option* add_size(CLI::App& app, const std::string& flag, std::uint64_t& target,

@@ -21,6 +21,7 @@
 #include "eye/log/log.hpp"
 #include "eye/runner/reporting.hpp"
 #include "eye/runner/run_record.hpp"
+#include "eye/runner/suggest.hpp"
 #include "eye/schedule/schedule.hpp"
 
 namespace eye {
@@ -91,6 +92,7 @@ std::unique_ptr<CLI::App> build_app(const Command& command, Parsed& parsed,
                     "present) (Env:EYE_CONFIG)")
         ->type_name("FILE")
         ->group("Common options");
+    app->set_version_flag("--version", std::string("eye ") + EYE_VERSION, "print eye's version");
     app->footer(k_help_footer);
     app->get_formatter()->column_width(34);
 
@@ -139,6 +141,30 @@ void warn_about_exposed_secrets(const Config& config) {
             "service on a private network",
             http::redact_url(config.ai_url));
     }
+}
+
+// "did you mean --stuck-after?" for the first flag on the command line the command does not
+// have; otherwise the pointer to --help.
+std::string flag_hint(const CLI::App& app, const std::vector<std::string>& args) {
+    std::vector<std::string> flags;
+    for (const CLI::Option* option : app.get_options()) {
+        for (const auto& name : option->get_lnames()) {
+            flags.push_back("--" + name);
+        }
+    }
+    for (const auto& arg : args) {
+        if (arg.rfind("--", 0) != 0 || arg == "--") {
+            continue;
+        }
+        const std::string flag = arg.substr(0, arg.find('='));
+        if (std::find(flags.begin(), flags.end(), flag) != flags.end()) {
+            continue;
+        }
+        if (auto near = nearest_word(flag, flags)) {
+            return fmt::format("did you mean {}? see '{} --help'", *near, app.get_name());
+        }
+    }
+    return fmt::format("see '{} --help'", app.get_name());
 }
 
 // The sections and keys a config file may hold: those of every command in `table`.
@@ -196,12 +222,15 @@ std::optional<int> parse(const Command& command, const std::vector<std::string>&
         log_error_with_hint(fmt::format("cannot read the config file: {}", e.what()),
                             "pass --config with a readable file, or unset EYE_CONFIG");
         return to_int(ExitCode::config);
+    } catch (const CLI::CallForVersion&) {
+        out << "eye " << EYE_VERSION << "\n";
+        return 0;
     } catch (const CLI::ParseError& e) {
         std::string message = e.what();
         if (!message.empty()) {
             message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
         }
-        log_error_with_hint(message, fmt::format("see '{} --help'", app.get_name()));
+        log_error_with_hint(message, flag_hint(app, args));
         return to_int(ExitCode::usage);
     }
     return std::nullopt;

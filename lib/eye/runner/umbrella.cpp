@@ -9,6 +9,7 @@
 
 #include "eye/core/stop.hpp"
 #include "eye/runner/runner.hpp"
+#include "eye/runner/suggest.hpp"
 
 namespace eye {
 namespace {
@@ -97,7 +98,14 @@ int run_umbrella(const CommandTable& table, int argc, char** argv) {
     }
     const Command* command = find_command(table, args[0]);
     if (command == nullptr) {
-        log_error_with_hint(fmt::format("unknown command '{}'", args[0]), "see 'eye list'");
+        std::vector<std::string> names;
+        for (const auto& known : table) {
+            names.push_back(known.name);
+        }
+        const auto near = nearest_word(args[0], names);
+        log_error_with_hint(fmt::format("unknown command '{}'", args[0]),
+                            near ? fmt::format("did you mean '{}'? see 'eye list'", *near)
+                                 : std::string("see 'eye list'"));
         return to_int(ExitCode::usage);
     }
     return finish(run_command(*command, std::vector<std::string>(args.begin() + 1, args.end()),

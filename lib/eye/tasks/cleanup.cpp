@@ -443,12 +443,12 @@ void add_cleanup_options(CLI::App& app, Config&, CleanupOptions& options) {
                      "delete eye.runs records started more than this many days ago (never a "
                      "running one, nor the newest of a task)",
                      1, k_max_days);
-    options::add_duration(app, "--keep-completed", options.keep_completed,
-                          "delete completed queue jobs that finished longer ago than this");
-    options::add_duration(app, "--keep-workers", options.keep_workers,
-                          "delete worker records stopped or silent for longer than this (a "
-                          "worker silent that long is dead)",
-                          std::chrono::hours(1));
+    options::add_retention(app, "--keep-completed", options.keep_completed,
+                           "delete completed queue jobs that finished longer ago than this");
+    options::add_retention(app, "--keep-workers", options.keep_workers,
+                           "delete worker records stopped or silent for longer than this (a "
+                           "worker silent that long is dead)",
+                           std::chrono::hours(1));
     options::add_int(app, "--batch-size", options.batch_size,
                      "delete at most this many rows per transaction", 1, 1'000'000);
     options::add_choice(app, "--format", options.format, "report as text or JSON",

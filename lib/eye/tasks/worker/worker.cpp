@@ -22,11 +22,13 @@ void add_worker_options(CLI::App& app, Config& config, WorkerOptions& options) {
     options::add_int(app, "--max-jobs", options.max_jobs,
                      "stop after claiming this many jobs (0: no limit)", 0, 1'000'000'000);
     options::add_seconds(app, "--max-time", options.max_time,
-                         "stop claiming after this many seconds (0: no limit)");
+                         "stop claiming after this long, e.g. 1h (0: no limit)");
     options::add_seconds(app, "--sleep", options.sleep,
-                         "seconds between polls of an empty queue (a NOTIFY wakes at once)", 0);
+                         "time between polls of an empty queue (a NOTIFY wakes at once)", 0);
     options::add_seconds(app, "--timeout", options.timeout,
-                         "seconds one analysis may take before it counts as failed (0: none)", 0);
+                         "how long one analysis may take before it counts as failed, e.g. 5m "
+                         "(0: no limit)",
+                         0);
     options::add_int(app, "--tries", options.tries, "attempts per job before it fails for good", 1,
                      100);
     options::add_checked_string(

@@ -1,0 +1,43 @@
+// What a newcomer types wrong, answered in words: "did you mean" for a misspelt command or flag,
+// --version on every program, and a retention without its unit.
+#include <catch2/catch.hpp>
+
+#include "eye/runner/suggest.hpp"
+#include "support/process.hpp"
+
+using eye::nearest_word;
+
+TEST_CASE("nearest_word suggests a near candidate, never a far or an ambiguous one") {
+    const std::vector<std::string> flags = {"--stuck-after", "--stuck-jobs", "--format", "--fix"};
+    CHECK(nearest_word("--stuck-aftr", flags) == std::string("--stuck-after"));
+    CHECK(nearest_word("--formt", flags) == std::string("--format"));
+    CHECK_FALSE(nearest_word("--database", flags).has_value());
+    CHECK_FALSE(nearest_word("--fox", {"--fix", "--fax"}).has_value());  // two as near
+    CHECK(nearest_word("queue:faild", {"queue:failed", "queue:retry", "queue:work"}) ==
+          std::string("queue:failed"));
+}
+
+TEST_CASE("every program answers --version, and misspellings get a suggestion") {
+    for (const char* program :
+         {"eye-monitor", "eye-worker", "eye-cleanup", "eye-export", "eye-train", "eye-reanalyze"}) {
+        INFO(program);
+        auto version = eye::testing::run(program, {"--version"});
+        CHECK(version.exit_code == 0);
+        CHECK_THAT(version.out, Catch::StartsWith("eye "));
+    }
+    auto flag = eye::testing::run("eye-monitor", {"--stuck-aftr=5m"});
+    CHECK(flag.exit_code == 64);
+    CHECK_THAT(flag.err, Catch::Contains("did you mean --stuck-after?"));
+    auto command = eye::testing::run("eye", {"queue:faild"});
+    CHECK(command.exit_code == 64);
+    CHECK_THAT(command.err, Catch::Contains("did you mean 'queue:failed'?"));
+    auto keep = eye::testing::run("eye-cleanup", {"--keep-completed=7"});
+    CHECK(keep.exit_code == 64);
+    CHECK_THAT(keep.err, Catch::Contains("7 what? write 7d"));
+    // Laravel's flags take a unit too: no usage error (the run then needs a database)
+    auto max_time = eye::testing::run("eye-worker", {"--max-time=1h", "--timeout=5m"},
+                                      {{"EYE_DATABASE_URL", "postgresql:///nonexistent"}});
+    CHECK(max_time.exit_code != 64);
+    CHECK(max_time.err.find("--max-time") == std::string::npos);
+    CHECK(max_time.err.find("--timeout") == std::string::npos);
+}
