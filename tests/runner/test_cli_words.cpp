@@ -41,3 +41,12 @@ TEST_CASE("every program answers --version, and misspellings get a suggestion") 
     CHECK(max_time.err.find("--max-time") == std::string::npos);
     CHECK(max_time.err.find("--timeout") == std::string::npos);
 }
+
+TEST_CASE("no database URL at all is said to be unset, a configuration error (78)") {
+    auto run = eye::testing::run(
+        "/usr/bin/env", {"-u", "PGHOST", "-u", "PGDATABASE", "-u", "PGSERVICE", "-u",
+                         "DATABASE_URL", "PGPORT=1", eye::testing::program_path("eye-monitor")});
+    CHECK(run.exit_code == 78);
+    CHECK_THAT(run.err, Catch::Contains("no database URL is set") &&
+                            Catch::Contains("hint: set EYE_DATABASE_URL"));
+}

@@ -1,5 +1,6 @@
 #include "eye/db/session.hpp"
 
+#include <cstdlib>
 #include <poll.h>
 
 #include <fmt/format.h>
@@ -94,16 +95,31 @@ Session Session::connect(const ConnectOptions& options) {
 
     Session session;
     session.m_description = parsed->describe();
+
     try {
         session.m_connection = std::make_unique<pqxx::connection>(info.to_string());
     } catch (const std::exception& e) {
         std::string reason = first_line(e.what());
         std::string message =
-            fmt::format("cannot connect to the database '{}': {}", session.m_description, reason);
+            options.url.empty()
+                // nothing named a database: say so, not "cannot connect to '@localhost:5432/'"
+                ? fmt::format(
+                      "no database URL is set (EYE_DATABASE_URL, EYE_DATABASE_URL_FILE "
+                      "and DATABASE_URL are all empty), and libpq's defaults ('{}') do "
+                      "not connect: {}",
+                      session.m_description, reason)
+                : fmt::format("cannot connect to the database '{}': {}", session.m_description,
+                              reason);
         if (contains(reason, "TimeZone")) {
             throw ConfigError(fmt::format("the database rejected the time zone '{}': {}",
                                           options.time_zone, reason),
                               "set EYE_DB_TIMEZONE to a zone name such as UTC or Europe/Berlin");
+        }
+        if (options.url.empty() && std::getenv("PGHOST") == nullptr &&
+            std::getenv("PGDATABASE") == nullptr && std::getenv("PGSERVICE") == nullptr) {
+            throw ConfigError(message,
+                              "set EYE_DATABASE_URL to a URL such as "
+                              "postgresql://user@host:5432/dbname");
         }
         if (is_configuration_failure(reason)) {
             throw ConfigError(message,
