@@ -50,3 +50,11 @@ TEST_CASE("no database URL at all is said to be unset, a configuration error (78
     CHECK_THAT(run.err, Catch::Contains("no database URL is set") &&
                             Catch::Contains("hint: set EYE_DATABASE_URL"));
 }
+
+TEST_CASE("a service URL without its scheme names the variable it came from") {
+    auto run =
+        eye::testing::run("eye-monitor", {},
+                          {{"EYE_DATABASE_URL", "postgresql:///x"}, {"EYE_AI_URL", "127.0.0.1:9"}});
+    CHECK(run.exit_code == 78);
+    CHECK_THAT(run.err, Catch::Contains("EYE_AI_URL (--ai-url) '127.0.0.1:9' is not an http://"));
+}

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -201,11 +202,12 @@ void resolve_config(Config& config) {
     if (config.ollama_vision_model.empty() && !config.ollama_models.empty()) {
         config.ollama_vision_model = config.ollama_models.front();
     }
-    for (const auto* url : {&config.ai_url, &config.ollama_url}) {
+    for (const auto& [url, name, example] :
+         {std::tuple{&config.ai_url, "EYE_AI_URL (--ai-url)", "http://python-ai:8000"},
+          std::tuple{&config.ollama_url, "EYE_OLLAMA_URL (--ollama-url)", "http://ollama:11434"}}) {
         if (!url->empty() && url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-            throw ConfigError(
-                fmt::format("service URL '{}' is not an http:// or https:// URL", *url),
-                "set EYE_AI_URL / EYE_OLLAMA_URL to e.g. http://host:8000");
+            throw ConfigError(fmt::format("{} '{}' is not an http:// or https:// URL", name, *url),
+                              fmt::format("write it with its scheme, e.g. {}", example));
         }
     }
 }
