@@ -109,6 +109,9 @@ TEST_CASE(
     const std::string untouched_before = db.query_value(
         "SELECT md5(string_agg(j::text, ',' ORDER BY id)) FROM jobs j WHERE id <> " + job);
 
+    // and a video queued in eye by hand: its row is not an image's and is not touched either
+    db.execute("INSERT INTO eye.jobs (media_id, reason) VALUES (" + video + ", 'by hand')");
+
     FakeServices fake(true, false, {"--ai-shared-root", media.str()});
     auto worker = eye::testing::run(
         "eye-worker",
@@ -124,8 +127,8 @@ TEST_CASE(
 
     // the Laravel row is gone, its work done once by eye
     CHECK(db.query_value("SELECT count(*) FROM jobs WHERE id = " + job) == "0");
-    CHECK(db.query_value("SELECT string_agg(status || ' ' || reason, ',') FROM eye.jobs") ==
-          "completed upload");
+    CHECK(db.query_value("SELECT string_agg(status || ' ' || reason, ',' ORDER BY id) FROM "
+                         "eye.jobs") == "completed by hand,completed upload");
     // the others are exactly as they were: not reserved, not attempted, not changed
     CHECK(db.query_value("SELECT md5(string_agg(j::text, ',' ORDER BY id)) FROM jobs j") ==
           untouched_before);

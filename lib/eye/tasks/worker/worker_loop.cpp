@@ -534,7 +534,9 @@ Outcome WorkerLoop::run_loop() {
                     queue::claim(tx, m_id, want, m_clock.now(), static_cast<int>(m_options.tries));
                 std::vector<std::int64_t> images;
                 for (const auto& job : jobs) {
-                    images.push_back(job.media_id);
+                    if (!job.media_missing) {  // a video's row is not touched
+                        images.push_back(job.media_id);
+                    }
                 }
                 m_media->mark_started(tx, images, m_clock.now());
                 tx.commit();
