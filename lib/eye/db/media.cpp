@@ -112,7 +112,7 @@ MediaTable MediaTable::read(Transaction& tx) {
         fmt::format("media.write_analysis.{:x}", std::hash<std::string>{}(table.m_update_sql));
 
     if (table.has("processing_stage")) {
-        std::string started = "processing_stage = 'starting'";
+        std::string started = "processing_stage = 'analyzing'";
         if (table.has("upload_completed_at")) {
             started +=
                 ", upload_completed_at = coalesce(upload_completed_at, "

@@ -33,10 +33,11 @@ public:
                         TimePoint now) const;
 
     // What upstream's job sets as an analysis starts, where the table has the columns (uploads
-    // in Avinash-EYE's schema): processing_stage 'starting', upload_completed_at (when it has
-    // none) and upload_progress 100, so the web app shows the upload done and its analysis
-    // under way. write_analysis sets processing_stage 'saving_results', where upstream's job
-    // leaves it. Nothing to do, and no statement, on a table without them.
+    // in Avinash-EYE's schema): upload_completed_at (when it has none), upload_progress 100 and
+    // processing_stage 'analyzing', the stage upstream's job is in for nearly all of its run
+    // (its 'starting' and 'metadata_extracted' last milliseconds; eye reads the metadata within
+    // the analysis). write_analysis sets 'saving_results', where upstream's job leaves it.
+    // Nothing to do, and no statement, on a table without them.
     void mark_started(Transaction& tx, const std::vector<std::int64_t>& media_ids,
                       TimePoint now) const;
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -191,6 +192,39 @@ TEST_CASE(
                          video) == "pending");
     CHECK(db.query_value("SELECT processing_status FROM media_files WHERE id = " + elsewhere) ==
           "pending");
+}
+
+TEST_CASE("while an upload is analyzed its row shows the stage upstream's page shows") {
+    TestDatabase db(false);
+    make_upstream(db);
+    TempDir media;
+    fs::copy_file(eye::testing::k_images / "coffee.png", media.path / "coffee.png");
+    const std::string image = insert_upload(db, "coffee.png");
+    insert_laravel_job(db, "image-processing", upload_payload(std::stoll(image)));
+    // a slow model: the analysis takes 3 s
+    FakeServices fake(true, false, {"--ai-shared-root", media.str(), "--analyze-delay", "3000"});
+    eye::testing::Process worker(
+        "eye-worker",
+        {"--stop-when-empty", "--analyzer=avinash", "--laravel-queue=image-processing"},
+        {{"EYE_DATABASE_URL", db.url()},
+         {"EYE_MEDIA_ROOT", media.str()},
+         {"EYE_AI_URL", fake.ai_url()},
+         {"EYE_STATE_DIR", media.str()}});
+    const std::string row =
+        "SELECT processing_status || ' ' || coalesce(processing_stage, '-') || "
+        "' ' || upload_progress || ' ' || (upload_completed_at IS NOT NULL) "
+        "FROM media_files WHERE id = " +
+        image;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (db.query_value(row).rfind("pending", 0) == 0) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(50ms);
+    }
+    CHECK(db.query_value(row) == "processing analyzing 100 true");
+    auto result = worker.wait(60s);
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(db.query_value(row) == "completed saving_results 100 true");
 }
 
 TEST_CASE("3 eye-workers and a PHP worker share 10,000 uploads: each analyzed exactly once") {
