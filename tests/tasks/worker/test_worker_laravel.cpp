@@ -293,6 +293,26 @@ TEST_CASE("3 eye-workers and a PHP worker share 10,000 uploads: each analyzed ex
     CHECK(std::stol(by_eye) > 0);
 }
 
+TEST_CASE("the monitor counts the uploads nobody took for 10 minutes") {
+    TestDatabase db(false);
+    make_upstream(db);
+    const std::string video = insert_upload(db, "clip.mp4", "video");
+    const std::string image = insert_upload(db, "new.jpg");
+    // one waiting for an hour (a video's: the bridge leaves it), one just queued
+    db.execute(
+        fmt::format("INSERT INTO jobs (queue, payload, attempts, available_at, created_at) VALUES "
+                    "('default', $p${}$p$, 0, extract(epoch from now())::int - 3600, "
+                    "extract(epoch from now())::int - 3600), ('default', $p${}$p$, 0, "
+                    "extract(epoch from now())::int, extract(epoch from now())::int)",
+                    upload_payload(std::stoll(video)), upload_payload(std::stoll(image))));
+    auto monitor =
+        eye::testing::run("eye-monitor", {"--format=json"}, {{"EYE_DATABASE_URL", db.url()}}, 60s);
+    INFO(monitor.err);
+    CHECK_THAT(monitor.out, Catch::Contains("2 in jobs") &&
+                                Catch::Contains("1 upload job(s) waiting over 10 min") &&
+                                Catch::Contains("\"laravel_uploads_waiting\""));
+}
+
 TEST_CASE("--laravel-queue on a database without Laravel's jobs table refuses to start (78)") {
     TestDatabase db;
     auto worker =
