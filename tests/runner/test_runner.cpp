@@ -363,7 +363,10 @@ TEST_CASE("the umbrella lists its commands and runs them by their artisan names"
     auto unknown = eye::testing::run("eye", {"system:montor"});
     CHECK(unknown.exit_code == 64);
     CHECK_THAT(unknown.err, Catch::Contains("unknown command 'system:montor'"));
-    CHECK_THAT(unknown.err, Catch::Contains("hint: see 'eye list'"));
+    CHECK_THAT(unknown.err, Catch::Contains("hint: did you mean 'system:monitor'? see 'eye list'"));
+    auto far = eye::testing::run("eye", {"nothing:like-it"});
+    CHECK(far.exit_code == 64);
+    CHECK_THAT(far.err, Catch::Contains("unknown command 'nothing:like-it'; hint: see 'eye list'"));
 }
 
 TEST_CASE("the umbrella and the small executable behave identically") {
