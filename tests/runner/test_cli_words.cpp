@@ -2,6 +2,7 @@
 // --version on every program, and a retention without its unit.
 #include <catch2/catch.hpp>
 
+#include "eye/json/json.hpp"
 #include "eye/runner/suggest.hpp"
 #include "support/process.hpp"
 
@@ -57,4 +58,15 @@ TEST_CASE("a service URL without its scheme names the variable it came from") {
                           {{"EYE_DATABASE_URL", "postgresql:///x"}, {"EYE_AI_URL", "127.0.0.1:9"}});
     CHECK(run.exit_code == 78);
     CHECK_THAT(run.err, Catch::Contains("EYE_AI_URL (--ai-url) '127.0.0.1:9' is not an http://"));
+}
+
+TEST_CASE("JSON log lines carry the hint in a field of its own") {
+    auto run = eye::testing::run("eye-monitor", {"--stuck-aftr=5m"}, {{"EYE_LOG_FORMAT", "json"}});
+    CHECK(run.exit_code == 64);
+    auto line = eye::json::parse(run.err.substr(0, run.err.find('\n')));
+    REQUIRE(line);
+    CHECK(std::string((*line)["message"].GetString()) ==
+          "the following argument was not expected: --stuck-aftr=5m");
+    CHECK(std::string((*line)["hint"].GetString()) ==
+          "did you mean --stuck-after? see 'eye-monitor --help'");
 }

@@ -114,6 +114,12 @@ std::string redact(std::string text) {
     return text;
 }
 
+namespace {
+
+constexpr std::string_view k_hint_separator = "; hint: ";
+
+}  // namespace
+
 void write(Level level, std::string_view message) {
     if (!enabled(level)) {
         return;
@@ -133,7 +139,14 @@ void write(Level level, std::string_view message) {
             w.field("time", timestamp_now());
             w.field("level", level_name(level));
             w.field("program", state().program);
-            w.field("message", clean);
+            // "what happened; hint: what to do" becomes two fields a log search can tell apart
+            const auto at = clean.find(k_hint_separator);
+            if (at == std::string::npos) {
+                w.field("message", clean);
+            } else {
+                w.field("message", std::string_view(clean).substr(0, at));
+                w.field("hint", std::string_view(clean).substr(at + k_hint_separator.size()));
+            }
             w.end_object();
             line = w.take() + "\n";
         } else {
