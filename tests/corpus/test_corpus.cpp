@@ -29,10 +29,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// An eye-worker over the images `paths` (relative to root), with GNU time reporting its peak
-// resident set; returns it in kilobytes.
-long worker_peak_kb(const fs::path& root, const std::vector<std::string>& paths, int concurrency) {
-    TestDatabase db;
+// An eye-worker at `concurrency` over the images `paths` (relative to root), queued in `db`,
+// with GNU time reporting its peak resident set.
+struct WorkerRun {
+    long peak_kb = 0;
+    std::chrono::milliseconds elapsed{0};
+};
+
+WorkerRun run_worker(const TestDatabase& db, const fs::path& root,
+                     const std::vector<std::string>& paths, int concurrency) {
     TempDir state;
     for (const auto& path : paths) {
         db.execute(
@@ -51,11 +56,9 @@ long worker_peak_kb(const fs::path& root, const std::vector<std::string>& paths,
         300s);
     INFO(worker.err);
     REQUIRE(worker.exit_code == 0);
-    CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
-                         "'completed'") == std::to_string(paths.size()));
     const auto at = worker.err.rfind("peak_rss_kb=");
     REQUIRE(at != std::string::npos);
-    return std::stol(worker.err.substr(at + 12));
+    return {std::stol(worker.err.substr(at + 12)), worker.elapsed};
 }
 
 // One corpus per test binary: making it takes some seconds.
@@ -116,7 +119,6 @@ TEST_CASE("every format and shape of the good corpus is analyzed at the size a v
 
 TEST_CASE("hostile files are refused for good, one line each, in bounded memory") {
     TestDatabase db;
-    TempDir state;
     // hostile/ is the media root: its link leads out of it, to the corpus' outside/
     const fs::path root = corpus() / "hostile";
     std::map<std::string, std::string> kinds;
@@ -135,28 +137,8 @@ TEST_CASE("hostile files are refused for good, one line each, in bounded memory"
     for (const auto& [path, kind] : kinds) {
         paths.push_back(path);
     }
-    for (const auto& path : paths) {
-        db.execute(
-            fmt::format("INSERT INTO media_files (file_path, processing_status, created_at, "
-                        "updated_at) VALUES ('{}', 'pending', now(), now())",
-                        path));
-    }
-    db.execute("INSERT INTO eye.jobs (media_id, reason) SELECT id, 'test' FROM media_files");
-
-    // GNU time reports the worker's peak resident set in kilobytes
-    auto worker =
-        eye::testing::run("/usr/bin/time",
-                          {"-f", "peak_rss_kb=%M", eye::testing::program_path("eye-worker"),
-                           "--stop-when-empty", "--concurrency=2", "--analyzer=builtin"},
-                          {{"EYE_DATABASE_URL", db.url()},
-                           {"EYE_MEDIA_ROOT", root.string()},
-                           {"EYE_STATE_DIR", state.str()}},
-                          300s);
-    INFO(worker.err);
-    REQUIRE(worker.exit_code == 0);
-    const auto at = worker.err.rfind("peak_rss_kb=");
-    REQUIRE(at != std::string::npos);
-    const long peak_kb = std::stol(worker.err.substr(at + 12));
+    const WorkerRun worker = run_worker(db, root, paths, 2);
+    const long peak_kb = worker.peak_kb;
     WARN("eye-worker --concurrency=2 over "
          << paths.size() << " files: peak RSS " << peak_kb / 1024 << " MB, "
          << std::chrono::duration<double>(worker.elapsed).count() << " s");
@@ -238,8 +220,15 @@ TEST_CASE("decodes that hold a whole large image take turns instead of adding up
         REQUIRE(made.exit_code == 0);
     }
     fs::remove(noise);
-    const long one = worker_peak_kb(dir.path, {"big.jpg"}, 1);
-    const long two = worker_peak_kb(dir.path, {"big.jpg", "big.jpg", "big.jpg"}, 2);
+    auto peak_of = [&](const std::vector<std::string>& paths, int concurrency) {
+        TestDatabase db;
+        const long peak_kb = run_worker(db, dir.path, paths, concurrency).peak_kb;
+        CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
+                             "'completed'") == std::to_string(paths.size()));
+        return peak_kb;
+    };
+    const long one = peak_of({"big.jpg"}, 1);
+    const long two = peak_of({"big.jpg", "big.jpg", "big.jpg"}, 2);
     WARN("eye-worker peak RSS: one 70-megapixel progressive JPEG " << one / 1024
                                                                    << " MB; three of them at "
                                                                       "--concurrency=2 "

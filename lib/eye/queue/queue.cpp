@@ -275,6 +275,16 @@ Enqueued enqueue(db::Transaction& tx, const std::vector<std::int64_t>& media_ids
     return result;
 }
 
+std::vector<std::int64_t> image_ids(const std::vector<ClaimedJob>& jobs) {
+    std::vector<std::int64_t> ids;
+    for (const auto& job : jobs) {
+        if (!job.media_missing) {
+            ids.push_back(job.media_id);
+        }
+    }
+    return ids;
+}
+
 std::vector<ClaimedJob> claim(db::Transaction& tx, const std::string& worker_id, int limit,
                               TimePoint now, int max_attempts) {
     std::vector<ClaimedJob> jobs;

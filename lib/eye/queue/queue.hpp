@@ -69,6 +69,9 @@ struct ClaimedJob {
     std::string other_media_type;
 };
 
+// The images of `jobs`: those whose row is there and is an image.
+std::vector<std::int64_t> image_ids(const std::vector<ClaimedJob>& jobs);
+
 // Claims up to `limit` due jobs in one statement (FOR UPDATE SKIP LOCKED, by priority, due time,
 // id): each becomes running with a fresh heartbeat and one more attempt, allowed `max_attempts`
 // in all (the worker's --tries), and its image becomes 'processing' with processing_started_at

@@ -532,13 +532,8 @@ Outcome WorkerLoop::run_loop() {
                 db::Transaction tx(m_session);
                 jobs =
                     queue::claim(tx, m_id, want, m_clock.now(), static_cast<int>(m_options.tries));
-                std::vector<std::int64_t> images;
-                for (const auto& job : jobs) {
-                    if (!job.media_missing) {  // a video's row is not touched
-                        images.push_back(job.media_id);
-                    }
-                }
-                m_media->mark_started(tx, images, m_clock.now());
+                // a video's row (queued by hand) is not touched
+                m_media->mark_started(tx, queue::image_ids(jobs), m_clock.now());
                 tx.commit();
             }
             m_last_claim = Clock::now();
