@@ -152,10 +152,17 @@ int run_workers(const std::string& url, int workers, int concurrency) {
             try {
                 auto session = connect(url);
                 std::ostringstream out;
-                eye::Context context{
-                    config,   out, "eye-worker",      "worker",
-                    &session, {},  eye::ExitCode::ok, std::chrono::system_clock::now(),
-                    false};
+                eye::Context context{config,
+                                     out,
+                                     "eye-worker",
+                                     "worker",
+                                     &session,
+                                     {},
+                                     eye::ExitCode::ok,
+                                     std::chrono::system_clock::now(),
+                                     false,
+                                     {},
+                                     {}};
                 {
                     std::unique_lock lock(mutex);
                     ++connected;

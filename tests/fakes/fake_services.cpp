@@ -514,11 +514,12 @@ private:
 class FakeOllama {
 public:
     FakeOllama(std::string mode, std::vector<std::string> installed,
-               std::vector<std::string> pullable, int embedding_dim)
+               std::vector<std::string> pullable, int embedding_dim, Milliseconds pull_delay)
         : m_mode(std::move(mode)),
           m_installed(std::move(installed)),
           m_pullable(pullable.begin(), pullable.end()),
-          m_embedding_dim(embedding_dim) {
+          m_embedding_dim(embedding_dim),
+          m_pull_delay(pull_delay) {
         m_routes = {
             {"GET", "/",
              [](const Request&) { return text_reply(200, "text/plain", "Ollama is running"); }},
@@ -654,7 +655,7 @@ private:
         }
         Reply reply = json_reply(200, "");
         reply.content_type = "application/x-ndjson";
-        reply.chunk_delay = Milliseconds(30);
+        reply.chunk_delay = m_pull_delay;
         reply.chunks.push_back(R"({"status":"pulling manifest"})"
                                "\n");
         if (!available) {
@@ -859,6 +860,7 @@ private:
     std::vector<std::string> m_installed;
     std::set<std::string> m_pullable;
     int m_embedding_dim;
+    Milliseconds m_pull_delay;
     CallCounter m_calls;
     std::vector<Route> m_routes;
 };
@@ -892,6 +894,7 @@ int main(int argc, char** argv) {
     std::string ollama_models;
     std::string ollama_pullable;
     int ollama_embedding_dim = 768;
+    int ollama_pull_delay_ms = 30;
     FakeAiOptions ai_options;
     std::string ports_file;
     auto* ai_port_option = app.add_option("--ai-port", ai_port,
@@ -928,6 +931,10 @@ int main(int argc, char** argv) {
     app.add_option("--ollama-models", ollama_models, "comma list of models installed at start");
     app.add_option("--ollama-pullable", ollama_pullable,
                    "comma list of models /api/pull can fetch besides the installed ones");
+    app.add_option("--ollama-pull-delay", ollama_pull_delay_ms,
+                   "milliseconds between the lines of a streamed /api/pull (a slow download)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 600'000));
     app.add_option("--ports-file", ports_file,
                    "write ai=PORT and ollama=PORT lines here once listening");
     CLI11_PARSE(app, argc, argv);
@@ -956,9 +963,9 @@ int main(int argc, char** argv) {
                                      ai_mode);
         }
         if (*ollama_port_option) {
-            ollama =
-                std::make_unique<FakeOllama>(ollama_mode, split_list(ollama_models),
-                                             split_list(ollama_pullable), ollama_embedding_dim);
+            ollama = std::make_unique<FakeOllama>(ollama_mode, split_list(ollama_models),
+                                                  split_list(ollama_pullable), ollama_embedding_dim,
+                                                  Milliseconds(ollama_pull_delay_ms));
             ollama_server = std::make_unique<eye::testing::HttpServer>(
                 [fake = ollama.get()](const Request& request) { return fake->handle(request); },
                 ollama_port);

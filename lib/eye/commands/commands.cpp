@@ -38,8 +38,9 @@ const std::vector<Command>& commands() {
          "workers, the schedule and the disk. Exits 0 (ok), 1 (warning), 2 (critical) or 3 "
          "(unknown) by the worst check, as Nagios and Icinga expect.",
          {Database::optional, Schema::any, Lock::per_task, Record::yes, DryRun::offered},
-         make_task<tasks::MonitorOptions>(
-             {tasks::add_monitor_options, tasks::run_monitor, nullptr, tasks::monitor_takes_lock})},
+         make_task<tasks::MonitorOptions>({tasks::add_monitor_options, tasks::run_monitor, nullptr,
+                                           tasks::monitor_takes_lock,
+                                           tasks::report_monitor_not_run})},
         {"export:training-data",
          "eye-export",
          "export",

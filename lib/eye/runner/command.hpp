@@ -3,6 +3,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,12 @@ struct Context {
     // there is no database), so every "older than" in one run means the same instant.
     TimePoint now;
     bool dry_run = false;
+    // The run's eye.runs row, when it has one.
+    std::optional<std::int64_t> run_id;
+    // Gives the task's lock back before the run ends, for long work that a lock of its own
+    // guards (the monitor's model pull), so the next runs of the task go on meanwhile. Null
+    // when the run holds no lock.
+    std::function<void()> release_lock;
 };
 
 // How the runner treats a command; each field a type of its own, so a table row cannot swap two.
@@ -68,6 +75,13 @@ struct CommandTraits {
     DryRun dry_run = DryRun::offered;
 };
 
+// Why a run ends without its task's own report: another run holds the lock, or an error came
+// before (or out of) the task, such as a database that refuses the login.
+struct NotRun {
+    bool skipped = false;
+    std::string reason;  // one line: "eye-monitor --fix is already running (host a, pid 7)"
+};
+
 // One parsed invocation of a task: its options, bound to flags, then its run.
 class Invocation {
 public:
@@ -81,6 +95,13 @@ public:
     // holds the lock. Asked only for commands whose traits lock.
     virtual bool takes_lock() const = 0;
     virtual Outcome run(Context& context) = 0;
+    // Prints what the task's output format promises when the run ends without the task's own
+    // report (a Nagios line, a JSON document); returns the exit code to use instead of the
+    // runner's, if the format has its own. Most tasks print nothing.
+    virtual std::optional<ExitCode> report_not_run(std::ostream& /*out*/,
+                                                   const NotRun& /*why*/) const {
+        return std::nullopt;
+    }
 };
 
 template <typename Options>
@@ -91,15 +112,19 @@ template <typename Options>
 using ValidateOptions = void (*)(const Config&, const Options&);
 template <typename Options>
 using TakesLock = bool (*)(const Options&);
+template <typename Options>
+using ReportNotRun = std::optional<ExitCode> (*)(std::ostream&, const Options&, const NotRun&);
 
-// A task's functions over its options struct. validate and takes_lock may be left null: no
-// checks beyond the flags' own, and every run takes the lock.
+// A task's functions over its options struct. validate, takes_lock and report_not_run may be
+// left null: no checks beyond the flags' own, every run takes the lock, and a run that does not
+// happen prints nothing.
 template <typename Options>
 struct TaskFunctions {
     AddOptions<Options> add_options;
     RunTask<Options> run;
     ValidateOptions<Options> validate = nullptr;
     TakesLock<Options> takes_lock = nullptr;
+    ReportNotRun<Options> report_not_run = nullptr;
 };
 
 // Adapts a task's options struct and its functions to an Invocation.
@@ -119,6 +144,12 @@ public:
         return m_functions.takes_lock == nullptr || m_functions.takes_lock(m_options);
     }
     Outcome run(Context& context) override { return m_functions.run(context, m_options); }
+    std::optional<ExitCode> report_not_run(std::ostream& out, const NotRun& why) const override {
+        if (m_functions.report_not_run == nullptr) {
+            return std::nullopt;
+        }
+        return m_functions.report_not_run(out, m_options, why);
+    }
 
 private:
     Options m_options;

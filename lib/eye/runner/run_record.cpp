@@ -51,27 +51,44 @@ const db::Statement k_insert_run{
 // A run is abandoned when no database session belongs to its process any more: eye sessions
 // are named "<program> pid=<pid> host=<host>" (the host cut to fit 63 characters). Killed
 // workers and imports leave such rows as well as locked tasks.
-const db::Statement k_close_abandoned{"runner.close_abandoned", R"sql(
-UPDATE eye.runs r
-SET status = 'failed', finished_at = now(),
-    summary = jsonb_build_object('error',
-                                 'abandoned: the process ended without finishing its run')
-WHERE r.status = 'running' AND r.id <> $1 AND r.started_at < now() - interval '1 minute'
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_stat_activity a
-      WHERE split_part(split_part(a.application_name, ' pid=', 2), ' ', 1) = r.pid::text
-        AND split_part(a.application_name, ' host=', 2) <> ''
-        AND left(r.host, length(split_part(a.application_name, ' host=', 2))) =
-            split_part(a.application_name, ' host=', 2))
-)sql"};
+#define EYE_RUN_PROCESS_GONE                                                                \
+    "NOT EXISTS ("                                                                          \
+    "  SELECT 1 FROM pg_stat_activity a "                                                   \
+    "  WHERE split_part(split_part(a.application_name, ' pid=', 2), ' ', 1) = r.pid::text " \
+    "    AND split_part(a.application_name, ' host=', 2) <> '' "                            \
+    "    AND left(r.host, length(split_part(a.application_name, ' host=', 2))) = "          \
+    "        split_part(a.application_name, ' host=', 2))"
 
-// While we hold a task's lock, no other run of it can be alive, whatever its age.
+const db::Statement k_close_abandoned{
+    "runner.close_abandoned",
+    "UPDATE eye.runs r "
+    "SET status = 'failed', finished_at = now(), "
+    "    summary = jsonb_build_object('error', "
+    "                                 'abandoned: the process ended without finishing its run') "
+    "WHERE r.status = 'running' AND r.id <> $1 AND r.started_at < now() - interval '1 minute' "
+    "  AND " EYE_RUN_PROCESS_GONE};
+
+// While we hold a task's lock, no other run of it can be alive, whatever its age, but for one
+// that gave the lock back early and goes on (the monitor's model pull): its process still has
+// its session.
 const db::Statement k_close_unlocked{
     "runner.close_unlocked",
-    "UPDATE eye.runs SET status = 'failed', finished_at = now(), "
+    "UPDATE eye.runs r SET status = 'failed', finished_at = now(), "
     "       summary = jsonb_build_object('error', 'abandoned: the process ended without "
     "finishing its run') "
-    "WHERE task = $1 AND status = 'running' AND id <> $2"};
+    "WHERE r.task = $1 AND r.status = 'running' AND r.id <> $2 AND " EYE_RUN_PROCESS_GONE};
+
+#undef EYE_RUN_PROCESS_GONE
+
+const db::Statement k_set_progress{"runner.set_progress",
+                                   "UPDATE eye.runs SET summary = $2::jsonb "
+                                   "WHERE id = $1 AND status = 'running'"};
+
+const db::Statement k_running_summary{
+    "runner.running_summary",
+    "SELECT summary::text FROM eye.runs "
+    "WHERE task = $1 AND host = $2 AND pid = $3::int AND status = 'running' "
+    "ORDER BY started_at DESC LIMIT 1"};
 
 const db::Statement k_finish_run{
     "runner.finish_run",
@@ -160,6 +177,24 @@ std::size_t close_abandoned(db::Session& session, std::int64_t except_id,
         closed += tx.none(k_close_unlocked, *locked_task, except_id);
     }
     return closed;
+}
+
+void set_progress(db::Session& session, std::int64_t run_id, const std::string& summary_json) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    tx.none(k_set_progress, run_id, summary_json);
+}
+
+std::optional<std::string> running_summary(db::Session& session, const std::string& task,
+                                           const LockHolder& holder) {
+    if (holder.pid == "?") {
+        return std::nullopt;
+    }
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    auto row = tx.at_most_one(k_running_summary, task, holder.host, holder.pid);
+    if (!row || (*row)[0].is_null()) {
+        return std::nullopt;
+    }
+    return (*row)[0].as<std::string>();
 }
 
 void finish(db::Session& session, std::int64_t run_id, const Outcome& outcome) {

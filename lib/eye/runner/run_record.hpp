@@ -43,6 +43,13 @@ std::int64_t begin(db::Session& session, const std::string& task, const std::str
 std::size_t close_abandoned(db::Session& session, std::int64_t except_id,
                             const std::string* locked_task = nullptr);
 
+// Publishes a running run's progress as its summary, where other runs read it (the monitor's
+// model pull: {"pulling": "llava:latest", "percent": 42}); finish() replaces it.
+void set_progress(db::Session& session, std::int64_t run_id, const std::string& summary_json);
+// The summary of the running run of `task` that belongs to `holder`'s process, if any.
+std::optional<std::string> running_summary(db::Session& session, const std::string& task,
+                                           const LockHolder& holder);
+
 void finish(db::Session& session, std::int64_t run_id, const Outcome& outcome);
 
 }  // namespace eye::run_record

@@ -186,6 +186,34 @@ options::ConfigVocabulary config_vocabulary(const std::vector<Command>& table) {
     return vocabulary;
 }
 
+// The run ends without the task's own report: the task prints what its output format promises
+// (the monitor's Nagios line), which may also say which exit code that format reads.
+int report_not_run(const Parsed& parsed, std::ostream& out, const NotRun& why, ExitCode code) {
+    if (parsed.invocation) {
+        if (auto own = parsed.invocation->report_not_run(out, why)) {
+            return to_int(*own);
+        }
+    }
+    return to_int(code);
+}
+
+std::string with_hint(const std::string& message, const std::string& hint) {
+    return hint.empty() ? message : fmt::format("{}; hint: {}", message, hint);
+}
+
+// The command line without --config, for reading the flags when the config file cannot be read.
+std::vector<std::string> without_config(const std::vector<std::string>& args) {
+    std::vector<std::string> kept;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--config") {
+            ++i;
+        } else if (args[i].rfind("--config=", 0) != 0) {
+            kept.push_back(args[i]);
+        }
+    }
+    return kept;
+}
+
 // Parses the command line; returns an exit code when the run should end here (help, errors).
 std::optional<int> parse(const Command& command, const std::vector<std::string>& args,
                          std::ostream& out, Parsed& parsed, const std::vector<Command>* table) {
@@ -219,9 +247,19 @@ std::optional<int> parse(const Command& command, const std::vector<std::string>&
         out << app.help("", CLI::AppFormatMode::All);
         return 0;
     } catch (const CLI::FileError& e) {
-        log_error_with_hint(fmt::format("cannot read the config file: {}", e.what()),
-                            "pass --config with a readable file, or unset EYE_CONFIG");
-        return to_int(ExitCode::config);
+        const std::string message = fmt::format("cannot read the config file: {}", e.what());
+        const std::string hint = "pass --config with a readable file, or unset EYE_CONFIG";
+        log_error_with_hint(message, hint);
+        // the task's report still takes the format given by flag or environment
+        Parsed plain;
+        const auto plain_app = build_app(command, plain);
+        const auto plain_args = without_config(args);
+        try {
+            plain_app->parse(std::vector<std::string>(plain_args.rbegin(), plain_args.rend()));
+        } catch (const CLI::Error&) {
+            // what could not be read keeps its default
+        }
+        return report_not_run(plain, out, {false, with_hint(message, hint)}, ExitCode::config);
     } catch (const CLI::CallForVersion&) {
         out << "eye " << EYE_VERSION << "\n";
         return 0;
@@ -308,23 +346,32 @@ Outcome execute(Run& run, Context& context) {
     if (take_lock && context.db != nullptr &&
         !run_record::try_lock(*context.db, run.command.task)) {
         auto holder = run_record::find_lock_holder(*context.db, run.command.task);
-        log::info("skipped: {} is already running (host {}, pid {}, since {})", run.display,
-                  holder.host, holder.pid,
-                  holder.since ? format_utc(*holder.since) : std::string("an unknown time"));
         Outcome skipped;
+        skipped.note = fmt::format(
+            "{} is already running (host {}, pid {}, since {})", run.display, holder.host,
+            holder.pid, holder.since ? format_utc(*holder.since) : std::string("an unknown time"));
+        log::info("skipped: {}", skipped.note);
         skipped.status = RunStatus::skipped;
         skipped.exit = run.parsed.fail_if_locked ? ExitCode::temp_fail : ExitCode::ok;
         if (can_record) {
             run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
                               run.parsed.dry_run, RunStatus::skipped, skipped.exit);
         }
-        skipped.note = "another run holds the lock";
         return skipped;
     }
     run.locked = take_lock && context.db != nullptr;
+    if (run.locked) {
+        context.release_lock = [&run] {
+            if (run.locked) {
+                run_record::unlock(*run.session, run.command.task);
+                run.locked = false;
+            }
+        };
+    }
     if (can_record) {
         run.run_id = run_record::begin(*context.db, run.command.task, run.host, run.pid, run.args,
                                        run.parsed.dry_run);
+        context.run_id = run.run_id;
         // a dry run writes nothing but its own record
         if (auto closed = run.parsed.dry_run ? 0
                                              : run_record::close_abandoned(
@@ -393,9 +440,12 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
                 const std::vector<Command>* table) {
     std::string display = command.display_name();
     configure_early_logging(display);
+    // what the task reports passes through redaction on its way out, as log lines do
+    log::RedactingBuffer redacting(out);
+    std::ostream report(&redacting);
     Parsed parsed;
     try {
-        if (auto done = parse(command, args, out, parsed, table)) {
+        if (auto done = parse(command, args, report, parsed, table)) {
             return *done;
         }
         resolve_config(parsed.config);
@@ -413,11 +463,12 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
         }
     } catch (const Error& e) {
         log_error_with_hint(e.what(), e.hint());
-        return to_int(e.code());
+        return report_not_run(parsed, report, {false, with_hint(e.what(), e.hint())}, e.code());
     } catch (const std::exception& e) {
         log_error_with_hint(fmt::format("internal error: {}", e.what()),
                             "this is a bug in eye; please report it with the log");
-        return to_int(ExitCode::software);
+        return report_not_run(parsed, report, {false, fmt::format("internal error: {}", e.what())},
+                              ExitCode::software);
     }
     log::configure(log::parse_level(parsed.config.log_level).value_or(log::Level::info),
                    log::parse_format(parsed.config.log_format).value_or(log::Format::text),
@@ -425,13 +476,10 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     warn_about_exposed_secrets(parsed.config);
     stop::install_handlers();
 
-    // what the task reports passes through redaction on its way out, as log lines do
-    log::RedactingBuffer redacting(out);
-    std::ostream report(&redacting);
     Run run{command, args, parsed, report, display, host_name(), static_cast<int>(getpid()),
             {},      {}};
     Context context{parsed.config, report, display, command.task, nullptr, {},
-                    ExitCode::ok,  {},     false};
+                    ExitCode::ok,  {},     false,   {},           {}};
     context.dry_run = parsed.dry_run;
     auto started_wall = std::chrono::system_clock::now();
     auto started = Clock::now();
@@ -443,19 +491,25 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     }
 
     Outcome outcome;
+    std::optional<NotRun> not_run;
     try {
         outcome = execute(run, context);
+        if (outcome.status == RunStatus::skipped) {
+            not_run = NotRun{true, outcome.note};
+        }
     } catch (const Error& e) {
         log_error_with_hint(e.what(), e.hint());
         outcome.exit = e.code();
         outcome.status = RunStatus::failed;
         outcome.summary_json = error_summary(e.what(), e.hint());
+        not_run = NotRun{false, with_hint(e.what(), e.hint())};
     } catch (const std::exception& e) {
         log_error_with_hint(fmt::format("internal error: {}", e.what()),
                             "this is a bug in eye; please report it with the log");
         outcome.exit = ExitCode::software;
         outcome.status = RunStatus::failed;
         outcome.summary_json = error_summary(e.what(), {});
+        not_run = NotRun{false, fmt::format("internal error: {}", e.what())};
     }
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
 
@@ -481,6 +535,9 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
         }
         log::info("{} end: {} in {} ms{}", display, status, elapsed.count(),
                   outcome.note.empty() ? "" : " (" + outcome.note + ")");
+    }
+    if (not_run) {
+        return report_not_run(parsed, report, *not_run, outcome.exit);
     }
     return to_int(outcome.exit);
 }

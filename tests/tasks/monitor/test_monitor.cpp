@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "eye/commands/commands.hpp"
+#include "eye/db/conninfo.hpp"
 #include "eye/json/json.hpp"
 #include "eye/runner/run_record.hpp"
 #include "eye/runner/runner.hpp"
@@ -147,16 +148,17 @@ TEST_CASE("three images stuck for 11 minutes are reported, reset once and queued
     CHECK(db.query_value("SELECT count(*) FROM media_files WHERE processing_status = "
                          "'processing'") == "4");
 
-    // with no worker alive, the jobs the fix queues would wait for ever: critical
+    // no worker is alive, but the jobs the fix queues have only just been queued: a warning
+    // for the repair, not an alarm about the workers
     auto fixed = monitor(db, {"--format=json", "--fix"});
     auto fix_report = report_of(fixed);
-    CHECK(status_of(fix_report, "workers") == "critical");
+    CHECK(status_of(fix_report, "workers") == "ok");
     CHECK(metric_of(fix_report, "queue", "pending") == 3);
     const auto* fix = fix_of(fix_report, "stuck_media");
     REQUIRE(fix != nullptr);
     CHECK((*fix)["count"].GetInt64() == 3);
     CHECK((*fix)["jobs_queued"].GetInt64() == 3);
-    CHECK(fixed.exit_code == 2);
+    CHECK(fixed.exit_code == 1);
     CHECK(db.query_value(fmt::format(
               "SELECT string_agg(id::text, ',' ORDER BY id) FROM media_files WHERE "
               "processing_status = 'pending' AND processing_error = 'Reset by monitor: stuck in "
@@ -172,6 +174,42 @@ TEST_CASE("three images stuck for 11 minutes are reported, reset once and queued
     CHECK(metric_of(again_report, "stuck_media", "stuck") == 0);
     CHECK(fix_of(again_report, "stuck_media") == nullptr);
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "3");
+}
+
+TEST_CASE("--fix is not critical because of the jobs its own repair just queued") {
+    TestDatabase db;
+    insert_media(db, processing(11));
+    auto result = monitor(db, {"--format=json", "--fix"});
+    CHECK(result.exit_code == 1);
+    auto report = report_of(result);
+    CHECK(std::string(report["status"].GetString()) == "warning");
+    CHECK(status_of(report, "stuck_media") == "warning");
+    CHECK(status_of(report, "workers") == "ok");
+}
+
+TEST_CASE("images processing since a time in the future are a warning that names the zone") {
+    TestDatabase db;
+    // written in a zone 5 hours ahead of the one EYE_DB_TIMEZONE names
+    insert_media(db, processing(-300));
+    auto stuck = insert_media(db, processing(11));
+    auto report = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(report, "stuck_media") == "warning");
+    CHECK_THAT(message_of(report, "stuck_media"),
+               Catch::StartsWith("1 image in processing for over 10m with no live job") &&
+                   Catch::Contains("1 image in processing since a time up to 5h ahead") &&
+                   Catch::Contains("EYE_DB_TIMEZONE"));
+    CHECK(metric_of(report, "stuck_media", "future") == 1);
+
+    db.execute(fmt::format("DELETE FROM media_files WHERE id = {}", stuck));
+    auto future_only = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(future_only, "stuck_media") == "warning");
+    CHECK_THAT(message_of(future_only, "stuck_media"),
+               Catch::StartsWith("no image in processing for over 10m; 1 image in processing "
+                                 "since a time up to "));
+    // a few minutes of clock skew between hosts is not a wrong zone
+    db.execute("UPDATE media_files SET processing_started_at = now() + interval '2 minutes'");
+    auto skewed = report_of(monitor(db, {"--format=json"}));
+    CHECK(status_of(skewed, "stuck_media") == "ok");
 }
 
 TEST_CASE("an image with a live job is not stuck however long it has been processing") {
@@ -330,17 +368,31 @@ TEST_CASE("the queue check reports Laravel's jobs and failed_jobs where they exi
     CHECK(metric_of(report, "queue", "pending") == 0);
 }
 
-TEST_CASE("the workers check is critical when jobs wait and no worker sends heartbeats") {
+TEST_CASE(
+    "the workers check is critical when jobs wait longer than a heartbeat and no worker "
+    "sends heartbeats") {
     TestDatabase db;
-    db.execute("INSERT INTO eye.jobs (media_id) VALUES (1)");
     db.execute(
         "INSERT INTO eye.workers (id, host, pid, heartbeat_at) VALUES "
         "('old', 'h', 1, now() - interval '10 minutes')");
+    // jobs queued a moment ago (an import) are no alarm yet
+    db.execute("INSERT INTO eye.jobs (media_id) SELECT generate_series(1, 14)");
+    auto fresh = monitor(db, {"--format=json"});
+    CHECK(fresh.exit_code == 0);
+    auto fresh_report = report_of(fresh);
+    CHECK(status_of(fresh_report, "workers") == "ok");
+    CHECK_THAT(message_of(fresh_report, "workers"),
+               Catch::StartsWith("no worker running; 14 jobs waiting, the oldest for 0s "
+                                 "(critical after 2m)"));
+
+    db.execute(
+        "UPDATE eye.jobs SET available_at = now() - interval '3 minutes' WHERE media_id = 1");
     auto result = monitor(db, {"--format=json"});
     CHECK(result.exit_code == 2);
     auto report = report_of(result);
     CHECK(status_of(report, "workers") == "critical");
-    CHECK_THAT(message_of(report, "workers"), Catch::Contains("hint:"));
+    CHECK_THAT(message_of(report, "workers"),
+               Catch::StartsWith("14 jobs waiting, the oldest for 3m") && Catch::Contains("hint:"));
 
     db.execute("INSERT INTO eye.workers (id, host, pid) VALUES ('live', 'h', 2)");
     auto alive = report_of(monitor(db, {"--format=json"}));
@@ -595,6 +647,139 @@ TEST_CASE("--fix takes the lock however it is given: --fix=true or fix = true in
     CHECK(monitor(db, {"--fail-if-locked"}).exit_code == 1);
 }
 
+TEST_CASE("a monitor that cannot start its checks still prints its format's line or document") {
+    TestDatabase db;
+    TempDir dir;
+    const auto url = eye::db::ConnInfo::parse(db.url());
+    REQUIRE(url);
+    struct Case {
+        std::string what;
+        eye::testing::Environment env;
+        std::vector<std::string> args;
+        std::string names;  // a part of the message that names the problem
+    };
+    const std::vector<Case> cases = {
+        {"a database that does not exist",
+         {{"EYE_DATABASE_URL", url->with("dbname", "no_such_database").to_string()}},
+         {},
+         "no_such_database"},
+        {"a role that does not exist",
+         {{"EYE_DATABASE_URL", url->with("user", "no_such_role").to_string()}},
+         {},
+         "no_such_role"},
+        {"a URL that is not one",
+         {{"EYE_DATABASE_URL", "garbage://x"}},
+         {},
+         "invalid database URL"},
+        {"a missing --config file",
+         {},
+         {"--config", (dir.path / "missing.conf").string()},
+         "cannot read the config file"},
+        {"a missing EYE_CONFIG file",
+         {{"EYE_CONFIG", (dir.path / "missing.conf").string()}},
+         {},
+         "cannot read the config file"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        auto args = c.args;
+        args.push_back("--format=nagios");
+        auto nagios = monitor(db, args, c.env);
+        INFO("stderr: " << nagios.err);
+        CHECK(nagios.exit_code == 3);
+        CHECK_THAT(nagios.out, Catch::StartsWith("EYE UNKNOWN - "));
+        CHECK_THAT(nagios.out, Catch::Contains(c.names));
+        CHECK(count_lines_with(nagios.out, "") == 1);
+
+        args.back() = "--format=json";
+        auto json = monitor(db, args, c.env);
+        CHECK(json.exit_code == 78);
+        auto report = report_of(json);
+        CHECK(std::string(report["status"].GetString()) == "unknown");
+        CHECK_THAT(report["message"].GetString(), Catch::Contains(c.names));
+        CHECK(report["checks"].GetArray().Size() == 0);
+
+        args.back() = "--format=text";
+        auto text = monitor(db, args, c.env);
+        CHECK(text.exit_code == 78);
+        CHECK(text.out.empty());
+        CHECK_THAT(text.err, Catch::Contains(c.names));
+    }
+    // the format may come from the environment when the file that would say more is missing
+    auto from_env =
+        monitor(db, {"--config", (dir.path / "missing.conf").string()}, {{"EYE_FORMAT", "nagios"}});
+    CHECK(from_env.exit_code == 3);
+    CHECK_THAT(from_env.out, Catch::StartsWith("EYE UNKNOWN - cannot read the config file"));
+}
+
+TEST_CASE("a monitor skipped for the lock says so in its format, and Nagios reads UNKNOWN") {
+    TestDatabase db;
+    auto holder = db.connect();
+    REQUIRE(eye::run_record::try_lock(holder, "monitor"));
+    auto nagios = monitor(db, {"--fix", "--format=nagios"});
+    CHECK(nagios.exit_code == 3);
+    CHECK_THAT(nagios.out, Catch::StartsWith("EYE UNKNOWN - skipped: eye-monitor is already "
+                                             "running (host "));
+    auto json = monitor(db, {"--fix", "--format=json"});
+    CHECK(json.exit_code == 0);
+    auto report = report_of(json);
+    CHECK(std::string(report["status"].GetString()) == "skipped");
+    CHECK_THAT(report["message"].GetString(),
+               Catch::StartsWith("eye-monitor is already running (host "));
+    auto text = monitor(db, {"--fix"});
+    CHECK(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::StartsWith("status: SKIPPED - eye-monitor is already running"));
+}
+
+TEST_CASE("a slow model pull holds a lock of its own: the next runs check, repair and report it") {
+    TestDatabase db;
+    // 7 lines 2 s apart: the pull takes about 14 s
+    FakeServices fake(false, true,
+                      {"--ollama-models", "nomic-embed-text:latest", "--ollama-pullable",
+                       "llava:latest", "--ollama-pull-delay", "2000"});
+    TempDir state;
+    auto env = base_env(db, state);
+    env["EYE_OLLAMA_URL"] = fake.ollama_url();
+    env["EYE_OLLAMA_MODELS"] = "llava,nomic-embed-text";
+    eye::testing::Process pulling("eye-monitor", {"--fix", "--format=json"}, env);
+    // wait until the pull has published its progress
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (db.query_value("SELECT count(*) FROM eye.runs WHERE status = 'running' AND "
+                          "summary ? 'pulling'") != "1") {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    auto stuck = insert_media(db, processing(12));
+    // a second repairing run is not skipped: it resets the stuck image and reports the pull
+    auto second = eye::testing::run("eye-monitor", {"--fix", "--format=json"}, env);
+    INFO("second: " << second.err);
+    CHECK(pulling.running());
+    auto report = report_of(second);
+    CHECK(status_of(report, "ollama") == "warning");
+    CHECK_THAT(message_of(report, "ollama"),
+               Catch::Matches(".*missing llava:latest; a pull is in progress: llava:latest "
+                              "[0-9]+ % \\(host .*, pid [0-9]+, since .*\\)"));
+    CHECK(fix_of(report, "ollama_pull") == nullptr);
+    REQUIRE(fix_of(report, "stuck_media") != nullptr);
+    CHECK((*fix_of(report, "stuck_media"))["count"].GetInt64() == 1);
+    CHECK(db.query_value(fmt::format("SELECT processing_status FROM media_files WHERE id = {}",
+                                     stuck)) == "pending");
+    // Nagios meanwhile reads the real state, not a skip
+    auto nagios = eye::testing::run("eye-monitor", {"--fix", "--format=nagios"}, env);
+    CHECK(nagios.exit_code == 1);
+    CHECK_THAT(nagios.out, Catch::StartsWith("EYE WARNING - ollama: "));
+
+    auto pulled = pulling.wait();
+    INFO("pulling: " << pulled.err);
+    auto pulled_report = report_of(pulled);
+    REQUIRE(fix_of(pulled_report, "ollama_pull") != nullptr);
+    CHECK((*fix_of(pulled_report, "ollama_pull"))["count"].GetInt64() == 1);
+    CHECK(metric_of(pulled_report, "ollama", "models_missing") == 0);
+    // the runs that went on meanwhile did not take the pulling run for abandoned
+    CHECK(db.query_value("SELECT string_agg(status, ',' ORDER BY id) FROM eye.runs") ==
+          "warning,warning,warning");
+}
+
 TEST_CASE("--format=nagios gives one status line with perfdata") {
     TestDatabase db;
     for (int i = 0; i < 3; ++i) {
@@ -607,6 +792,8 @@ TEST_CASE("--format=nagios gives one status line with perfdata") {
     CHECK_THAT(result.out, Catch::Contains("| "));
     CHECK_THAT(result.out, Catch::Contains(" stuck=3;1;10 "));
     CHECK_THAT(result.out, Catch::Contains(" pending=3;100;1000 "));
+    // free space is bad when low: Nagios' "alert below" range
+    CHECK_THAT(result.out, Catch::Matches(".* disk_free_bytes=[0-9]+;1073741824:;104857600:\n"));
     CHECK(count_lines_with(result.out, "EYE ") == 1);
 }
 

@@ -138,9 +138,17 @@ eye::Outcome run_shared(const TestDatabase& db,
     config.media_root = media_root;
     auto session = db.connect();
     std::ostringstream out;
-    eye::Context context{config,   out, "eye-worker",      "worker",
-                         &session, {},  eye::ExitCode::ok, std::chrono::system_clock::now(),
-                         false};
+    eye::Context context{config,
+                         out,
+                         "eye-worker",
+                         "worker",
+                         &session,
+                         {},
+                         eye::ExitCode::ok,
+                         std::chrono::system_clock::now(),
+                         false,
+                         {},
+                         {}};
     return eye::tasks::run_worker_with(context, options, analyzer);
 }
 

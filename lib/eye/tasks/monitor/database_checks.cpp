@@ -1,6 +1,7 @@
 #include "eye/tasks/monitor/database_checks.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -16,6 +17,11 @@ namespace eye::tasks::monitor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Seconds read from the database, rounded for a message: "3m", not "180033ms".
+Milliseconds whole_seconds(double seconds) {
+    return Milliseconds(std::llround(seconds) * 1000);
+}
 
 std::int64_t to_ms(Clock::duration elapsed) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
@@ -55,6 +61,19 @@ const db::Statement k_count_stuck_media{
     "  AND coalesce(m.processing_started_at, m.updated_at) < $1::timestamptz::timestamp "
     "  AND NOT EXISTS (SELECT 1 FROM eye.jobs j WHERE j.media_id = m.id "
     "                  AND j.status = 'running' AND j.heartbeat_at >= $2::timestamptz)"};
+
+// Images 'processing' since a time more than 5 minutes ahead of the database's now: written in
+// another zone than EYE_DB_TIMEZONE says. They cannot be judged stuck until that time passes.
+const db::Statement k_count_future_media{
+    "monitor.count_future_media",
+    "SELECT count(*), "
+    "       extract(epoch from max(coalesce(m.processing_started_at, m.updated_at)) - "
+    "                          $1::timestamptz::timestamp) "
+    "FROM media_files m "
+    "WHERE m.processing_status = 'processing' AND m.deleted_at IS NULL "
+    "  AND m.media_type = 'image' "
+    "  AND coalesce(m.processing_started_at, m.updated_at) > "
+    "      ($1::timestamptz + interval '5 minutes')::timestamp"};
 
 // One guarded UPDATE: its WHERE re-checks status and age on the row it locks, so an image a
 // worker finished or claimed meanwhile is left alone. The reset images get one analysis job each
@@ -172,6 +191,7 @@ Check check_queue(db::Session& session, TimePoint now, const MonitorOptions& opt
     figures.ready = row[1].as<std::int64_t>();
     std::int64_t running = row[2].as<std::int64_t>();
     double oldest = row[3].is_null() ? 0.0 : row[3].as<double>();
+    figures.oldest_ready_seconds = oldest;
     std::int64_t failed = row[4].as<std::int64_t>();
 
     Check check{"queue"};
@@ -245,8 +265,31 @@ Check check_queue(db::Session& session, TimePoint now, const MonitorOptions& opt
     return check;
 }
 
-Check check_stuck_media(db::Session& session, TimePoint now, const MonitorOptions& options,
-                        bool dry_run, Report& report) {
+namespace {
+
+// A warning for images whose processing started "in the future"; the check's own finding
+// stays when it is worse.
+void add_future_media(db::Session& session, TimePoint now, Check& check) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    auto row = tx.one(k_count_future_media, now);
+    std::int64_t future = row[0].as<std::int64_t>();
+    check.metrics.push_back(number("future", future));
+    if (future == 0) {
+        return;
+    }
+    auto ahead = whole_seconds(row[1].as<double>());
+    if (check.status == Status::ok) {
+        check.status = Status::warning;
+    }
+    check.message += fmt::format(
+        "; {} in processing since a time up to {} ahead of the database's clock, which cannot "
+        "be judged stuck; hint: set EYE_DB_TIMEZONE to the zone the application writes "
+        "media_files times in (Laravel's APP_TIMEZONE)",
+        plural(future, "image", "images"), format_duration(ahead));
+}
+
+Check find_stuck_media(db::Session& session, TimePoint now, const MonitorOptions& options,
+                       bool dry_run, Report& report) {
     TimePoint cutoff = minus(now, options.stuck_after);
     TimePoint heartbeat_cutoff = minus(now, options.heartbeat_timeout);
     Check check{"stuck_media"};
@@ -299,6 +342,15 @@ Check check_stuck_media(db::Session& session, TimePoint now, const MonitorOption
     fix.details.emplace_back("dry_run", true);
     check.message = fmt::format("{} stuck (would reset them)", plural(stuck, "image", "images"));
     report.fixes.push_back(fix);
+    return check;
+}
+
+}  // namespace
+
+Check check_stuck_media(db::Session& session, TimePoint now, const MonitorOptions& options,
+                        bool dry_run, Report& report) {
+    Check check = find_stuck_media(session, now, options, dry_run, report);
+    add_future_media(session, now, check);
     return check;
 }
 
@@ -362,15 +414,23 @@ Check check_workers(db::Session& session, TimePoint now, const MonitorOptions& o
         check.metrics.push_back(real("last_heartbeat_seconds", row[2].as<double>()));
     }
     std::string age = format_duration(options.heartbeat_timeout);
-    if (live == 0 && queue.ready > 0) {
+    // a worker takes a job within seconds and heartbeats well inside --heartbeat-timeout: jobs
+    // waiting longer than that with no live worker have nobody to run them. Jobs queued a moment
+    // ago (an import, the monitor's own repairs) are no alarm yet.
+    auto oldest = whole_seconds(queue.oldest_ready_seconds);
+    if (live == 0 && queue.ready > 0 && oldest > options.heartbeat_timeout) {
         check.status = Status::critical;
         check.message = fmt::format(
-            "{} waiting and no worker has sent a heartbeat in {}; hint: "
+            "{} waiting, the oldest for {}, and no worker has sent a heartbeat in {}; hint: "
             "start eye-worker or check its supervisor",
-            plural(queue.ready, "job", "jobs"), age);
+            plural(queue.ready, "job", "jobs"), format_duration(oldest), age);
         return check;
     }
-    if (live == 0) {
+    if (live == 0 && queue.ready > 0) {
+        check.message =
+            fmt::format("no worker running; {} waiting, the oldest for {} (critical after {})",
+                        plural(queue.ready, "job", "jobs"), format_duration(oldest), age);
+    } else if (live == 0) {
         check.message = "no worker running, and no job waiting";
     } else {
         check.message = fmt::format("{} alive", plural(live, "worker", "workers"));

@@ -23,6 +23,7 @@ Check check_database(Context& context, const MonitorOptions& options, DatabaseSt
 struct QueueFigures {
     std::int64_t queued = 0;
     std::int64_t ready = 0;  // queued and due now
+    double oldest_ready_seconds = 0;
 };
 
 // eye.jobs by status, the oldest wait, eye.failed_jobs, and Laravel's jobs and failed_jobs where

@@ -29,9 +29,9 @@ Check check_disk(const Config& config, const MonitorOptions& options) {
     auto free = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
     auto total = static_cast<std::uint64_t>(info.f_blocks) * info.f_frsize;
     Check check{"disk"};
-    check.metrics.push_back(perf("disk_free_bytes", static_cast<std::int64_t>(free),
-                                 static_cast<double>(options.min_free),
-                                 static_cast<double>(options.critical_free)));
+    check.metrics.push_back(perf_floor("disk_free_bytes", static_cast<std::int64_t>(free),
+                                       static_cast<double>(options.min_free),
+                                       static_cast<double>(options.critical_free)));
     check.metrics.push_back(number("disk_total_bytes", static_cast<std::int64_t>(total)));
     double percent =
         total == 0 ? 0.0 : 100.0 * static_cast<double>(free) / static_cast<double>(total);

@@ -63,6 +63,15 @@ bool monitor_takes_lock(const MonitorOptions& options) {
     return options.fix;
 }
 
+std::optional<ExitCode> report_monitor_not_run(std::ostream& out, const MonitorOptions& options,
+                                               const NotRun& why) {
+    print_not_run(out, options.format, why.skipped ? Status::skipped : Status::unknown, why.reason);
+    if (options.format == "nagios") {
+        return exit_code_for(Status::unknown);
+    }
+    return std::nullopt;
+}
+
 Outcome run_monitor(Context& context, const MonitorOptions& options) {
     Report report;
     DatabaseState database;
@@ -73,7 +82,8 @@ Outcome run_monitor(Context& context, const MonitorOptions& options) {
         report.checks.push_back(make_check("database", Status::critical, e.what()));
     }
     report.checks.push_back(check_ai_service(context.config));
-    report.checks.push_back(check_ollama(context.config, options, context.dry_run, report));
+    // the Ollama check's place in the table; it runs last, since its pull can take long
+    const std::size_t ollama_at = report.checks.size();
 
     if (database.usable) {
         db::Session& session = *context.db;
@@ -114,6 +124,8 @@ Outcome run_monitor(Context& context, const MonitorOptions& options) {
         }
     }
     report.checks.push_back(check_disk(context.config, options));
+    report.checks.insert(report.checks.begin() + static_cast<std::ptrdiff_t>(ollama_at),
+                         check_ollama(context, options, report));
 
     Status overall = overall_status(report);
 

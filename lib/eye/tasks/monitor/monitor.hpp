@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "eye/runner/command.hpp"
@@ -29,5 +30,9 @@ void add_monitor_options(CLI::App& app, Config& config, MonitorOptions& options)
 Outcome run_monitor(Context& context, const MonitorOptions& options);
 // Only a repairing run (--fix, however it was given) takes the monitor's lock.
 bool monitor_takes_lock(const MonitorOptions& options);
+// A run whose checks did not run still prints its --format's line or document: UNKNOWN for
+// Nagios (exit 3), "unknown" or "skipped" in JSON.
+std::optional<ExitCode> report_monitor_not_run(std::ostream& out, const MonitorOptions& options,
+                                               const NotRun& why);
 
 }  // namespace eye::tasks

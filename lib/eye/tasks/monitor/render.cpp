@@ -43,6 +43,18 @@ std::string summary_line(const Report& report, Status overall) {
     return line;
 }
 
+// '|' would start the perfdata, a line break a second line Nagios reads as long output
+std::string nagios_text(std::string text) {
+    for (auto& c : text) {
+        if (c == '|') {
+            c = '/';
+        } else if (c == '\n' || c == '\r') {
+            c = ' ';
+        }
+    }
+    return text;
+}
+
 }  // namespace
 
 std::string report_json(const Report& report, Status overall) {
@@ -91,8 +103,8 @@ std::string nagios_line(const Report& report, Status overall) {
                 continue;
             }
             auto value = std::get<std::int64_t>(metric.value);
-            auto threshold = [](const std::optional<double>& limit) {
-                return limit ? fmt::format("{}", *limit) : std::string();
+            auto threshold = [&metric](const std::optional<double>& limit) {
+                return limit ? fmt::format("{}{}", *limit, metric.floor ? ":" : "") : std::string();
             };
             std::string name = metric.name;
             if (name == "latency_ms") {
@@ -102,13 +114,8 @@ std::string nagios_line(const Report& report, Status overall) {
                                     threshold(metric.crit));
         }
     }
-    std::string summary = summary_line(report, overall);
-    for (auto& c : summary) {
-        if (c == '|') {
-            c = '/';  // '|' would start the perfdata
-        }
-    }
-    return fmt::format("EYE {} - {} |{}", upper(status_name(overall)), summary, perfdata);
+    return fmt::format("EYE {} - {} |{}", upper(status_name(overall)),
+                       nagios_text(summary_line(report, overall)), perfdata);
 }
 
 void print_table(std::ostream& out, const Report& report, Status overall) {
@@ -127,5 +134,29 @@ void print_table(std::ostream& out, const Report& report, Status overall) {
         out << fmt::format("fixed: {} {}{}\n", fix.name, fix.count, details);
     }
     out << fmt::format("status: {}\n", upper(status_name(overall)));
+}
+
+void print_not_run(std::ostream& out, const std::string& format, Status status,
+                   const std::string& reason) {
+    if (format == "nagios") {
+        out << fmt::format("EYE UNKNOWN - {}{} |\n", status == Status::skipped ? "skipped: " : "",
+                           nagios_text(reason));
+    } else if (format == "json") {
+        json::Writer w;
+        w.begin_object();
+        w.field("status", status_name(status));
+        w.field("message", reason);
+        w.key("checks");
+        w.begin_array();
+        w.end_array();
+        w.key("fixes");
+        w.begin_array();
+        w.end_array();
+        w.end_object();
+        out << w.take() << "\n";
+    } else if (status == Status::skipped) {
+        out << fmt::format("status: SKIPPED - {}\n", reason);
+    }
+    out.flush();
 }
 }  // namespace eye::tasks::monitor

@@ -64,6 +64,12 @@ Metric perf(std::string name, std::int64_t value, std::optional<double> warn,
     return metric;
 }
 
+Metric perf_floor(std::string name, std::int64_t value, double warn, double crit) {
+    Metric metric = perf(std::move(name), value, warn, crit);
+    metric.floor = true;
+    return metric;
+}
+
 Check make_check(std::string name, Status status, std::string message) {
     return Check(std::move(name), status, std::move(message));
 }

@@ -36,6 +36,8 @@ struct Metric {
     bool perfdata = false;
     std::optional<double> warn;
     std::optional<double> crit;
+    // the thresholds are floors (free space): Nagios' "N:" range, alert below N
+    bool floor = false;
 };
 
 Metric number(std::string name, std::int64_t value);
@@ -44,6 +46,8 @@ Metric text(std::string name, std::string value);
 // An integer with thresholds that --format=nagios prints as perfdata.
 Metric perf(std::string name, std::int64_t value, std::optional<double> warn,
             std::optional<double> crit);
+// The same for a value that is bad when low: "disk_free_bytes=5000;1000:;100:".
+Metric perf_floor(std::string name, std::int64_t value, double warn, double crit);
 
 struct Check {
     explicit Check(std::string check_name, Status check_status = Status::ok,

@@ -9,6 +9,7 @@
 #include "eye/log/log.hpp"
 #include "eye/services/ai_service.hpp"
 #include "eye/services/ollama.hpp"
+#include "eye/tasks/monitor/pull_gate.hpp"
 
 namespace eye::tasks::monitor {
 namespace {
@@ -30,13 +31,17 @@ std::vector<std::string> missing_models(const std::vector<std::string>& wanted,
     return missing;
 }
 
-// Pulls one model, logging progress at most every few seconds.
+// Pulls one model, logging progress at most every few seconds and publishing it through `gate`.
 services::ServiceResult<void> pull_model(services::OllamaClient& client, const std::string& model,
-                                         Milliseconds timeout) {
+                                         Milliseconds timeout, PullGate& gate) {
     log::info("pulling Ollama model '{}' (at most {})", model, format_duration(timeout));
     auto last_log = Clock::now() - std::chrono::hours(1);
     std::string last_status;
     auto progress = [&](std::string_view status, std::int64_t completed, std::int64_t total) {
+        if (total > 0) {
+            gate.publish(model,
+                         100.0 * static_cast<double>(completed) / static_cast<double>(total));
+        }
         bool changed = status != last_status;
         if (!changed && Clock::now() - last_log < std::chrono::seconds(5)) {
             return;
@@ -92,8 +97,9 @@ Check check_ai_service(const Config& config) {
     return check;
 }
 
-Check check_ollama(const Config& config, const MonitorOptions& options, bool dry_run,
-                   Report& report) {
+Check check_ollama(Context& context, const MonitorOptions& options, Report& report) {
+    const Config& config = context.config;
+    const bool dry_run = context.dry_run;
     if (config.ollama_url.empty()) {
         return make_check("ollama", Status::skipped, "EYE_OLLAMA_URL is not set");
     }
@@ -114,7 +120,20 @@ Check check_ollama(const Config& config, const MonitorOptions& options, bool dry
         number("models_installed", static_cast<std::int64_t>(installed->size())));
     auto missing = missing_models(config.ollama_models, *installed);
 
+    PullGate gate(context);
+    if (!missing.empty() && options.fix && !dry_run && !gate.acquire()) {
+        check.status = Status::warning;
+        check.message = fmt::format("version {}; missing {}; {}", *version,
+                                    fmt::join(missing, ", "), gate.busy());
+        check.metrics.push_back(
+            number("models_missing", static_cast<std::int64_t>(missing.size())));
+        return check;
+    }
     if (!missing.empty() && options.fix) {
+        if (!dry_run && context.release_lock) {
+            // the pull has a lock of its own: the next runs check and repair meanwhile
+            context.release_lock();
+        }
         Fix fix{"ollama_pull"};
         std::vector<std::string> pulled;
         std::vector<std::string> errors;
@@ -128,7 +147,7 @@ Check check_ollama(const Config& config, const MonitorOptions& options, bool dry
                 log::info("would pull Ollama model '{}'", model);
                 continue;
             }
-            auto pulled_model = pull_model(client, model, options.pull_timeout);
+            auto pulled_model = pull_model(client, model, options.pull_timeout, gate);
             if (pulled_model) {
                 pulled.push_back(model);
             } else {

@@ -13,8 +13,9 @@ Check check_ai_service(const Config& config);
 
 // /api/version and /api/tags: critical when unreachable, warning when a model of
 // EYE_OLLAMA_MODELS is missing; with --fix pulls the missing models (recorded in `report`'s
-// fixes), skipped without EYE_OLLAMA_URL.
-Check check_ollama(const Config& config, const MonitorOptions& options, bool dry_run,
-                   Report& report);
+// fixes), skipped without EYE_OLLAMA_URL. A pull gives the monitor's lock back and holds the
+// pull's own (PullGate); while another run pulls, this one reports its progress instead.
+// Called after the database repairs, since a pull can take long.
+Check check_ollama(Context& context, const MonitorOptions& options, Report& report);
 
 }  // namespace eye::tasks::monitor
