@@ -132,4 +132,11 @@ TEST_CASE("a failed run moves the last-run time and the exit code, not the last 
           std::stod(sample(first, "eye_task_last_run_timestamp_seconds")));
     CHECK(sample(second, "eye_task_last_success_timestamp_seconds") == last_success);
     CHECK(promtool_check(file).exit_code == 0);
+
+    // a dry run is a preview: the file stays as the last real run left it
+    auto dry =
+        eye::testing::run("eye-cleanup", {"--dry-run"},
+                          {{"EYE_DATABASE_URL", db.url()}, {"EYE_METRICS_DIR", metrics.str()}});
+    REQUIRE(dry.exit_code == 0);
+    CHECK(read(file) == second);
 }

@@ -88,6 +88,10 @@ TEST_CASE("media:import --dry-run reports and writes nothing but its run record"
     auto result = import(db, library, {(library.root / "album").string(), "--dry-run"});
     CHECK(result.exit_code == 0);
     CHECK_THAT(result.out, Catch::Contains("would import 4"));
+    auto json =
+        import(db, library, {(library.root / "album").string(), "--dry-run", "--format=json"});
+    CHECK_THAT(json.out, Catch::Contains("\"dry_run\":true,\"found\":7,\"would_import\":4,"
+                                         "\"would_queue\":4,"));
     CHECK(db.query_value("SELECT count(*) FROM media_files") == "0");
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "0");
     CHECK(db.query_value("SELECT dry_run FROM eye.runs") == "t");

@@ -38,7 +38,11 @@ TEST_CASE("queue:failed lists failed jobs newest first, as text or JSON") {
 
     auto text = eye_run(db, {"queue:failed"});
     CHECK(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::StartsWith("FAILED ID  JOB      IMAGE    FAILED AT"));
+    CHECK_THAT(text.out,
+               Catch::Contains(fmt::format("\n{:<10} {:<8} {:<8} ", newest, newer, newer)));
     CHECK_THAT(text.out, Catch::Contains("HTTP 500 (a/new.jpg)"));
+    CHECK_THAT(text.out, Catch::EndsWith("'eye queue:retry --media IMAGE'\n"));
     CHECK(text.out.find("a/new.jpg") < text.out.find("a/old.jpg"));
 
     auto json = eye_run(db, {"queue:failed", "--format=json", "--limit=1"});
@@ -47,6 +51,8 @@ TEST_CASE("queue:failed lists failed jobs newest first, as text or JSON") {
     CHECK((*report)["total"].GetInt64() == 2);
     REQUIRE((*report)["failed_jobs"].Size() == 1);
     CHECK((*report)["failed_jobs"][0]["id"].GetInt64() == newest);
+    CHECK((*report)["failed_jobs"][0]["job_id"].GetInt64() == newer);
+    CHECK((*report)["failed_jobs"][0]["media_id"].GetInt64() == newer);
     CHECK(std::string((*report)["failed_jobs"][0]["file_path"].GetString()) == "a/new.jpg");
 }
 
@@ -93,6 +99,67 @@ TEST_CASE(
     CHECK_THAT(bad.err, Catch::Contains("hint:"));
 }
 
+TEST_CASE("queue:retry --media takes image ids, and an id of the other kind says what it is") {
+    TestDatabase db;
+    auto failed = insert_media(db, MediaRow().with_status("failed"));
+    auto other = insert_media(db, MediaRow().with_status("failed"));
+    auto never_failed = insert_media(db, MediaRow().with_status("completed"));
+    // the worker logged "job 500 (image <failed>)"; queue:failed lists FAILED ID <fid>, a
+    // number apart from both
+    db.execute("SELECT setval('eye.failed_jobs_id_seq', 100)");
+    auto fid = std::stoll(db.query_value(fmt::format(
+        "INSERT INTO eye.failed_jobs (job_id, kind, media_id, attempts, error, created_at) "
+        "VALUES (500, 'analyze', {}, 3, 'boom', now()) RETURNING id",
+        failed)));
+    auto other_fid = failed_job(db, other, "boom", "1 hour");
+    db.execute("INSERT INTO eye.jobs (id, media_id, status) VALUES (700, 1000000, 'queued')");
+
+    // the job id the worker logged
+    auto by_job = eye_run(db, {"queue:retry", "500"});
+    CHECK(by_job.exit_code == 1);
+    CHECK_THAT(by_job.err, Catch::Contains(fmt::format(
+                               "no failed job with id 500; hint: job 500 failed for good as "
+                               "failed job {0}: run 'eye queue:retry {0}'",
+                               fid)));
+    // an image id with a failed job
+    auto by_image = eye_run(db, {"queue:retry", std::to_string(failed)});
+    CHECK(by_image.exit_code == 1);
+    CHECK_THAT(by_image.err, Catch::Contains(fmt::format(
+                                 "hint: {0} is an image id, and image {0} has failed job(s) "
+                                 "{1}: run 'eye queue:retry --media {0}'",
+                                 failed, fid)));
+    // a job that is still queued
+    auto queued = eye_run(db, {"queue:retry", "700"});
+    CHECK_THAT(queued.err, Catch::Contains("hint: 700 is the id of a job that is queued, not "
+                                           "failed"));
+    CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "2");
+
+    // by image: its failed job goes back; an image without one gets a new analysis
+    auto result = eye_run(db, {"queue:retry", "--media", fmt::format("{},{}", failed, never_failed),
+                               "--format=json"});
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.out,
+               Catch::Contains("\"retried\":1,\"queued\":2,\"already_queued\":0,\"images_gone\":0,"
+                               "\"images_without_failed_job\":1"));
+    CHECK(db.query_value("SELECT string_agg(id::text, ',') FROM eye.failed_jobs") ==
+          std::to_string(other_fid));
+    CHECK(db.query_value("SELECT string_agg(media_id::text, ',' ORDER BY media_id) FROM eye.jobs "
+                         "WHERE reason = 'retry'") == fmt::format("{},{}", failed, never_failed));
+
+    // an image id that is no image
+    auto missing = eye_run(db, {"queue:retry", "--media", "999999"});
+    CHECK(missing.exit_code == 1);
+    CHECK_THAT(missing.err, Catch::Contains("no image with id 999999; hint:"));
+    // one way at a time
+    auto both = eye_run(db, {"queue:retry", "all", "--media", "1"});
+    CHECK(both.exit_code == 64);
+    CHECK_THAT(both.err, Catch::Contains("give either FAILED IDs (or 'all') or --media, not both"));
+    auto neither = eye_run(db, {"queue:retry"});
+    CHECK(neither.exit_code == 64);
+    CHECK_THAT(neither.err, Catch::Contains("say what to retry; hint: 'eye queue:retry 2 5'"));
+}
+
 TEST_CASE("queue:retry --dry-run changes nothing") {
     TestDatabase db;
     auto image = insert_media(db, MediaRow().with_status("failed"));
@@ -100,6 +167,8 @@ TEST_CASE("queue:retry --dry-run changes nothing") {
     auto result = eye_run(db, {"queue:retry", "all", "--dry-run"});
     CHECK(result.exit_code == 0);
     CHECK_THAT(result.out, Catch::Contains("would put 1 failed job(s) back"));
+    auto json = eye_run(db, {"queue:retry", "all", "--dry-run", "--format=json"});
+    CHECK_THAT(json.out, Catch::Contains("\"dry_run\":true,\"would_retry\":1,\"would_queue\":1,"));
     CHECK(db.query_value("SELECT count(*) FROM eye.failed_jobs") == "1");
     CHECK(db.query_value("SELECT count(*) FROM eye.jobs") == "0");
 }

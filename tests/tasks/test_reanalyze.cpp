@@ -347,6 +347,50 @@ TEST_CASE("eye-reanalyze queues the batch in one go, behind new images, and repo
     CHECK(db.query_value("SELECT count(DISTINCT media_id) FROM eye.jobs") == "5");
 }
 
+TEST_CASE(
+    "eye-reanalyze says how many images --max-reanalyze-attempts left out, and the way "
+    "out") {
+    TestDatabase db;
+    std::vector<std::int64_t> hopeless;
+    for (int i = 0; i < 5; ++i) {
+        hopeless.push_back(insert_media(db, MediaRow().with_status("failed").updated(k_day)));
+        db.execute(
+            fmt::format("INSERT INTO eye.media_state (media_id, status, consecutive_failures) "
+                        "VALUES ({}, 'failed', 3)",
+                        hopeless.back()));
+    }
+    // one that failed once is still picked; a hopeless video is not this run's business
+    auto once = insert_media(db, MediaRow().with_status("failed").updated(k_day));
+    db.execute(
+        fmt::format("INSERT INTO eye.media_state (media_id, status, consecutive_failures) "
+                    "VALUES ({}, 'failed', 1)",
+                    once));
+    auto video = insert_media(db, MediaRow().with_status("failed").of_type("video"));
+    db.execute(
+        fmt::format("INSERT INTO eye.media_state (media_id, status, consecutive_failures) "
+                    "VALUES ({}, 'failed', 5)",
+                    video));
+    eye::testing::Environment env{{"EYE_DATABASE_URL", db.url()}};
+    auto dry = eye::testing::run("eye-reanalyze", {"--priority=failed", "--dry-run"}, env);
+    INFO(dry.err);
+    CHECK(dry.exit_code == 0);
+    CHECK_THAT(dry.out, Catch::Contains("would queue 1 image(s) (priority failed)\n"
+                                        "left out 5 images whose last 3 analyses all failed "
+                                        "(--max-reanalyze-attempts=3); 'eye queue:failed' shows "
+                                        "why, 'eye queue:retry --media ID' (or 'all') tries them "
+                                        "again\n"));
+    auto json = eye::testing::run("eye-reanalyze", {"--priority=failed", "--format=json"}, env);
+    CHECK_THAT(json.out, Catch::Contains("\"left_out\":5,\"max_reanalyze_attempts\":3"));
+    // the other priorities count what they would have considered
+    auto oldest = eye::testing::run("eye-reanalyze", {"--dry-run"}, env);
+    CHECK_THAT(oldest.out, !Catch::Contains("left out"));
+    // allowed more attempts, none is left out (the image that failed once was queued above)
+    auto more = eye::testing::run(
+        "eye-reanalyze", {"--priority=failed", "--dry-run", "--max-reanalyze-attempts=4"}, env);
+    CHECK_THAT(more.out, Catch::Contains("would queue 5 image(s) (priority failed)\n"));
+    CHECK_THAT(more.out, !Catch::Contains("left out"));
+}
+
 TEST_CASE("eye-reanalyze refuses bad input with exit 64 and queues nothing") {
     TestDatabase db;
     insert_media(db, completed(1));

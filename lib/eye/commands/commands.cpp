@@ -119,11 +119,15 @@ const std::vector<Command>& commands() {
         {"queue:retry",
          "",
          "queue:retry",
-         "put failed jobs back in the queue: ID... or all",
-         "",
+         "put failed jobs back in the queue: ID... or all, or --media IMAGE_ID",
+         "Takes the FAILED IDs 'eye queue:failed' lists (not the job ids the worker logs, not "
+         "image ids), or 'all'; --media takes image ids and retries their failed jobs, or "
+         "queues a new analysis for an image without one. An id that matches nothing exits 1, "
+         "saying what the id is instead.",
          {Database::required, Schema::current, Lock::none, Record::yes, DryRun::offered},
-         make_task<tasks::QueueRetryOptions>(
-             {tasks::add_queue_retry_options, tasks::run_queue_retry})},
+         make_task<tasks::QueueRetryOptions>({tasks::add_queue_retry_options,
+                                              tasks::run_queue_retry,
+                                              tasks::validate_queue_retry})},
         {"schedule:list",
          "",
          "schedule:list",

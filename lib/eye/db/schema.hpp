@@ -10,7 +10,7 @@
 namespace eye::db {
 
 // The schema version this build of eye writes and expects.
-constexpr int k_schema_version = 6;
+constexpr int k_schema_version = 7;
 
 // How media_files.embedding is stored: pgvector's vector(N) or real[] (N unknown: 0).
 struct EmbeddingColumn {

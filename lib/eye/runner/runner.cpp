@@ -484,8 +484,11 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
     auto started_wall = std::chrono::system_clock::now();
     auto started = Clock::now();
 
+    // a dry run is a preview, not a run of the task: the metrics and pings that tell whether the
+    // task does its work leave it out
+    const bool reports_run = command.traits.record == CommandTraits::Record::yes && !parsed.dry_run;
     std::optional<reporting::Pinger> pinger;
-    if (command.traits.record == CommandTraits::Record::yes && !parsed.config.ping_url.empty()) {
+    if (reports_run && !parsed.config.ping_url.empty()) {
         pinger.emplace(parsed.config.ping_url, "eye-" + command.task);
         pinger->start();
     }
@@ -521,7 +524,7 @@ int run_command(const Command& command, const std::vector<std::string>& args, st
         // load can be after the next run of the task has started and found it still held
         run_record::unlock(*run.session, command.task);
     }
-    if (command.traits.record == CommandTraits::Record::yes && !parsed.config.metrics_dir.empty()) {
+    if (reports_run && !parsed.config.metrics_dir.empty()) {
         reporting::write_metrics(parsed.config.metrics_dir, command.task, {started_wall, elapsed},
                                  outcome);
     }

@@ -361,6 +361,8 @@ SELECT (SELECT count(*) FROM batch), (SELECT max(id) FROM batch), (SELECT count(
 };
 
 std::string report_json(const Report& report, bool dry_run) {
+    // a dry run deleted nothing: its counts are what it would delete
+    const char* deleted_key = dry_run ? "would_delete" : "deleted";
     json::Writer w;
     w.begin_object();
     w.field("dry_run", dry_run);
@@ -371,7 +373,7 @@ std::string report_json(const Report& report, bool dry_run) {
         w.begin_object();
         w.field("table", table.table);
         w.field("cutoff", format_iso8601(table.cutoff));
-        w.field("deleted", table.deleted);
+        w.field(deleted_key, table.deleted);
         w.field("batches", table.batches);
         w.field("seconds", table.seconds);
         w.field("rows_per_second", dry_run ? 0.0 : table.rows_per_second());
@@ -388,7 +390,7 @@ std::string report_json(const Report& report, bool dry_run) {
         w.end_object();
     }
     w.end_array();
-    w.field("deleted", report.deleted());
+    w.field(deleted_key, report.deleted());
     if (report.error) {
         w.field("error", log::redact(report.error->what()));
         if (!report.error->hint().empty()) {

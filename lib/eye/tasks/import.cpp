@@ -175,8 +175,9 @@ std::string totals_json(const Totals& totals, bool dry_run) {
     w.begin_object();
     w.field("dry_run", dry_run);
     w.field("found", totals.found);
-    w.field("imported", totals.imported);
-    w.field("queued", totals.queued);
+    // a dry run wrote nothing: its counts are what it would do
+    w.field(dry_run ? "would_import" : "imported", totals.imported);
+    w.field(dry_run ? "would_queue" : "queued", totals.queued);
     w.field("already_registered", totals.already_registered);
     w.field("duplicates_in_import", totals.duplicates);
     w.field("not_images", totals.not_images);
@@ -360,6 +361,10 @@ Outcome Importer::run() {
     }
 
     Outcome outcome;
+    if (m_context.dry_run) {
+        // every image it would register gets its analysis job
+        m_totals.queued = m_totals.imported;
+    }
     outcome.summary_json = totals_json(m_totals, m_context.dry_run);
     const char* would = m_context.dry_run ? "would import" : "imported";
     if (m_options.format == "json") {
@@ -367,11 +372,11 @@ Outcome Importer::run() {
     } else {
         m_context.out << fmt::format(
             "{} {} of {} file(s) found; {} already registered, {} duplicate(s) within this "
-            "import, {} not images, {} unreadable, {} outside EYE_MEDIA_ROOT; {} analysis job(s) "
-            "queued\n",
+            "import, {} not images, {} unreadable, {} outside EYE_MEDIA_ROOT; {} {} analysis "
+            "job(s)\n",
             would, m_totals.imported, m_totals.found, m_totals.already_registered,
             m_totals.duplicates, m_totals.not_images, m_totals.unreadable, m_totals.outside,
-            m_totals.queued);
+            m_context.dry_run ? "would queue" : "queued", m_totals.queued);
     }
     outcome.note = fmt::format("{} {}, skipped {}", would, m_totals.imported,
                                m_totals.already_registered + m_totals.duplicates);

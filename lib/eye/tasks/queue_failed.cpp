@@ -14,7 +14,7 @@ namespace {
 const db::Statement k_failed{
     "queue_failed.list",
     "SELECT f.id, f.media_id, coalesce(m.file_path, ''), f.attempts, "
-    "       extract(epoch from f.failed_at), f.error, coalesce(f.reason, '') "
+    "       extract(epoch from f.failed_at), f.error, coalesce(f.reason, ''), f.job_id "
     "FROM eye.failed_jobs f LEFT JOIN media_files m ON m.id = f.media_id "
     "ORDER BY f.failed_at DESC, f.id DESC LIMIT $1"};
 
@@ -45,6 +45,7 @@ Outcome run_queue_failed(Context& context, const QueueFailedOptions& options) {
         for (const auto& row : rows) {
             w.begin_object();
             w.field("id", row[0].as<std::int64_t>());
+            w.field("job_id", row[7].as<std::int64_t>());
             w.field("media_id", row[1].as<std::int64_t>());
             w.field("file_path", row[2].as<std::string>());
             w.field("attempts", row[3].as<int>());
@@ -59,18 +60,20 @@ Outcome run_queue_failed(Context& context, const QueueFailedOptions& options) {
     } else if (rows.empty()) {
         context.out << "no failed jobs\n";
     } else {
-        context.out << fmt::format("{:<8} {:<8} {:<25} {:<8} {}\n", "ID", "MEDIA", "FAILED AT",
-                                   "ATTEMPTS", "ERROR");
+        context.out << fmt::format("{:<10} {:<8} {:<8} {:<25} {:<8} {}\n", "FAILED ID", "JOB",
+                                   "IMAGE", "FAILED AT", "ATTEMPTS", "ERROR");
         for (const auto& row : rows) {
-            context.out << fmt::format("{:<8} {:<8} {:<25} {:<8} {} ({})\n",
-                                       row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
-                                       iso(row[4].as<double>()), row[3].as<int>(),
-                                       row[5].as<std::string>(), row[2].as<std::string>());
+            context.out << fmt::format(
+                "{:<10} {:<8} {:<8} {:<25} {:<8} {} ({})\n", row[0].as<std::int64_t>(),
+                row[7].as<std::int64_t>(), row[1].as<std::int64_t>(), iso(row[4].as<double>()),
+                row[3].as<int>(), row[5].as<std::string>(), row[2].as<std::string>());
         }
         if (total > static_cast<std::int64_t>(rows.size())) {
             context.out << fmt::format("... {} more; see --limit\n",
                                        total - static_cast<std::int64_t>(rows.size()));
         }
+        context.out << "retry with 'eye queue:retry FAILED_ID...' (or 'all'), or by image: 'eye "
+                       "queue:retry --media IMAGE'\n";
     }
     Outcome outcome;
     outcome.note = fmt::format("{} failed job(s)", total);

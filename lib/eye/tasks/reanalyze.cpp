@@ -261,8 +261,45 @@ void select_unanalyzed(db::Transaction& tx, const ReanalyzeOptions& options,
     }
 }
 
+// The images a priority would consider but --max-reanalyze-attempts leaves out: $1 media type,
+// $2 the attempts; outdated: $3 analyzer, $4 model version. eye.media_state's few failing rows
+// come from their own index (media_state_failing), each image by its primary key.
+std::string left_out_sql(const std::string& priority, bool embedding_counts) {
+    std::string rows = priority == "failed"     ? std::string(db::k_failed_rows)
+                       : priority == "missing"  ? db::missing_rows(embedding_counts)
+                       : priority == "outdated" ? fmt::format(
+                                                      "{} AND NOT (h.analyzer = $3 AND "
+                                                      "h.model_version = $4)",
+                                                      db::k_completed_rows)
+                                                : std::string(db::k_oldest_rows);
+    return fmt::format(
+        "SELECT count(*) FROM eye.media_state h "
+        "WHERE h.consecutive_failures > 0 AND h.consecutive_failures >= $2 "
+        "  AND EXISTS (SELECT 1 FROM media_files m WHERE m.id = h.media_id AND m.media_type = $1 "
+        "              AND {} AND {})",
+        rows, k_not_queued);
+}
+
+std::int64_t count_left_out(db::Transaction& tx, const ReanalyzeOptions& options,
+                            const CurrentAnalyzer& current) {
+    const bool embedding_counts = options.priority == "missing" && current.gives_embeddings &&
+                                  tx.one(k_embedding_exists)[0].as<bool>();
+    const std::string name = fmt::format("reanalyze.left_out.{}{}", options.priority,
+                                         embedding_counts ? ".embedding" : "");
+    const std::string sql = left_out_sql(options.priority, embedding_counts);
+    const db::Statement statement{name.c_str(), sql.c_str()};
+    if (options.priority == "outdated") {
+        return tx
+            .one(statement, options.media_type, options.max_reanalyze_attempts, current.name,
+                 current.model_version)[0]
+            .as<std::int64_t>();
+    }
+    return tx.one(statement, options.media_type, options.max_reanalyze_attempts)[0]
+        .as<std::int64_t>();
+}
+
 std::string report_json(const ReanalyzeOptions& options, const std::vector<Selection>& selected,
-                        const queue::Enqueued& queued, bool dry_run) {
+                        const queue::Enqueued& queued, std::int64_t left_out, bool dry_run) {
     json::Writer w;
     w.begin_object();
     w.field("priority", options.priority);
@@ -272,6 +309,8 @@ std::string report_json(const ReanalyzeOptions& options, const std::vector<Selec
     w.field("selected", static_cast<std::int64_t>(selected.size()));
     w.field("queued", queued.queued);
     w.field("already_queued", queued.already_queued);
+    w.field("left_out", left_out);
+    w.field("max_reanalyze_attempts", options.max_reanalyze_attempts);
     w.key("ids");
     w.begin_array();
     for (const auto& row : selected) {
@@ -381,6 +420,7 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
     current.model_version = learning::current_version_for(current.name, current.model_version,
                                                           learning::current_model_info(tx));
     auto selected = select_for_reanalysis(tx, options, current, !context.dry_run);
+    const std::int64_t left_out = count_left_out(tx, options, current);
 
     queue::Enqueued queued;
     if (!context.dry_run && !selected.empty()) {
@@ -398,7 +438,7 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
     }
 
     Outcome outcome;
-    outcome.summary_json = report_json(options, selected, queued, context.dry_run);
+    outcome.summary_json = report_json(options, selected, queued, left_out, context.dry_run);
     if (options.format == "json") {
         context.out << outcome.summary_json << "\n";
     } else {
@@ -413,6 +453,14 @@ Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
                 "queued {} of {} selected image(s) for re-analysis "
                 "(priority {}); {} were queued meanwhile\n",
                 queued.queued, selected.size(), options.priority, queued.already_queued);
+        }
+        if (left_out > 0) {
+            context.out << fmt::format(
+                "left out {} whose last {} analyses all failed (--max-reanalyze-attempts={}); "
+                "'eye queue:failed' shows why, 'eye queue:retry --media ID' (or 'all') tries "
+                "them again\n",
+                left_out == 1 ? "1 image" : fmt::format("{} images", left_out),
+                options.max_reanalyze_attempts, options.max_reanalyze_attempts);
         }
     }
     outcome.note =

@@ -277,6 +277,13 @@ TEST_CASE("--fix --dry-run reports what it would fix and writes nothing but its 
                  db.query_value("SELECT md5(string_agg(j::text, '' ORDER BY id)) FROM eye.jobs j");
     CHECK(before == after);
     CHECK(db.query_value("SELECT dry_run FROM eye.runs WHERE task = 'monitor'") == "t");
+
+    // the text says what would happen, not what was fixed
+    auto text = monitor(db, {"--fix", "--dry-run"});
+    CHECK_THAT(text.out, Catch::Contains("would reset 2 stuck images to pending and queue "
+                                         "their analyses (dry run: nothing changed)\n"));
+    CHECK_THAT(text.out, Catch::Contains("would requeue 1 stuck job (dry run: nothing changed)"));
+    CHECK_THAT(text.out, !Catch::Contains("fixed:"));
 }
 
 TEST_CASE(

@@ -340,6 +340,9 @@ Check find_stuck_media(db::Session& session, TimePoint now, const MonitorOptions
     Fix fix{"stuck_media"};
     fix.count = stuck;
     fix.details.emplace_back("dry_run", true);
+    fix.would = fmt::format("reset {} to pending and queue {}",
+                            plural(stuck, "stuck image", "stuck images"),
+                            stuck == 1 ? "its analysis" : "their analyses");
     check.message = fmt::format("{} stuck (would reset them)", plural(stuck, "image", "images"));
     report.fixes.push_back(fix);
     return check;
@@ -381,6 +384,7 @@ Check check_stuck_jobs(db::Session& session, TimePoint now, const MonitorOptions
     if (dry_run) {
         fix.count = stale.stale;
         fix.details.emplace_back("dry_run", true);
+        fix.would = fmt::format("requeue {}", plural(stale.stale, "stuck job", "stuck jobs"));
         check.message += " (would requeue them)";
     } else {
         db::Transaction tx(session, db::Transaction::Mode::autocommit);

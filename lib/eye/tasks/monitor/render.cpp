@@ -125,6 +125,10 @@ void print_table(std::ostream& out, const Report& report, Status overall) {
                            check.message);
     }
     for (const auto& fix : report.fixes) {
+        if (!fix.would.empty()) {
+            out << fmt::format("would {} (dry run: nothing changed)\n", fix.would);
+            continue;
+        }
         std::string details;
         for (const auto& detail : fix.details) {
             std::string value =

@@ -66,6 +66,8 @@ struct Fix {
     std::string name;
     std::int64_t count = 0;
     std::vector<Metric> details;
+    // in a dry run, what the fix would do: "reset 2 stuck images and queue their analysis"
+    std::string would;
 };
 
 struct Report {

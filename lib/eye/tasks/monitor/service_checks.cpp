@@ -162,6 +162,7 @@ Check check_ollama(Context& context, const MonitorOptions& options, Report& repo
         }
         if (dry_run) {
             fix.details.emplace_back("dry_run", true);
+            fix.would = fmt::format("pull {}", fmt::join(missing, ", "));
         }
         report.fixes.push_back(fix);
         if (!pulled.empty()) {

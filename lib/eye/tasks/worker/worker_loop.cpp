@@ -255,8 +255,10 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
                      finished.error);
     } else {
         ++m_counts.failed;
-        log::warning("job {} (image {}) failed for good after {} attempt(s): {}", job.id,
-                     job.media_id, job.attempts, finished.error);
+        log::warning(
+            "job {} (image {}) failed for good after {} attempt(s): {}; hint: 'eye queue:retry "
+            "--media {}' tries the image again",
+            job.id, job.media_id, job.attempts, finished.error, job.media_id);
     }
 }
 
