@@ -14,16 +14,20 @@ namespace {
 
 std::atomic<bool> g_requested{false};
 std::atomic<int> g_signal{0};
+std::atomic<int> g_count{0};
 std::atomic<bool> g_threads_left_behind{false};
 int g_pipe[2] = {-1, -1};
+int g_again_pipe[2] = {-1, -1};  // written from the second request on
 std::once_flag g_pipe_once;
 
 void make_pipe() {
     std::call_once(g_pipe_once, [] {
-        if (pipe(g_pipe) == 0) {
-            for (int fd : g_pipe) {
-                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
+        for (int* ends : {g_pipe, g_again_pipe}) {
+            if (pipe(ends) == 0) {
+                for (int i = 0; i < 2; ++i) {
+                    fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK);
+                    fcntl(ends[i], F_SETFD, FD_CLOEXEC);
+                }
             }
         }
     });
@@ -33,11 +37,21 @@ extern "C" void on_signal(int number) {
     int saved = errno;
     g_signal = number;
     g_requested = true;
-    if (g_pipe[1] >= 0) {
+    const int count = ++g_count;
+    const int fd = count == 1 ? g_pipe[1] : g_again_pipe[1];
+    if (fd >= 0) {
         char byte = 1;
-        [[maybe_unused]] auto n = write(g_pipe[1], &byte, 1);
+        [[maybe_unused]] auto n = write(fd, &byte, 1);
     }
     errno = saved;
+}
+
+void drain(int fd) {
+    if (fd >= 0) {
+        char buffer[64];
+        while (read(fd, buffer, sizeof buffer) > 0) {
+        }
+    }
 }
 
 }  // namespace
@@ -58,6 +72,10 @@ void install_handlers() {
 
 bool requested() {
     return g_requested.load();
+}
+
+bool requested_again() {
+    return g_count.load() >= 2;
 }
 
 int signal_number() {
@@ -83,12 +101,10 @@ void request(int number) {
 void reset() {
     g_requested = false;
     g_signal = 0;
+    g_count = 0;
     g_threads_left_behind = false;
-    if (g_pipe[0] >= 0) {
-        char buffer[64];
-        while (read(g_pipe[0], buffer, sizeof buffer) > 0) {
-        }
-    }
+    drain(g_pipe[0]);
+    drain(g_again_pipe[0]);
 }
 
 bool wait_for(Milliseconds timeout) {
@@ -109,6 +125,11 @@ bool wait_for(Milliseconds timeout) {
 int wake_fd() {
     make_pipe();
     return g_pipe[0];
+}
+
+int again_fd() {
+    make_pipe();
+    return g_again_pipe[0];
 }
 
 void leave_threads_behind() {

@@ -278,6 +278,33 @@ TEST_CASE("SIGTERM when the analysis outlasts --grace: exit 0, the job back in t
     CHECK(db.query_value("SELECT processing_status FROM media_files") == "pending");
 }
 
+TEST_CASE(
+    "Ctrl-C on a busy worker says at once what it does; Ctrl-C again gives the job back "
+    "now") {
+    TestDatabase db;
+    auto fake = fake_ai({"--analyze-delay", "20000"});
+    auto env = worker_env(db, fake);
+    queue_images(db, "images/coins.png", 1);
+    eye::testing::Process worker("eye-worker", {"--grace=30s"}, env);
+    wait_until([&] { return calls_of(fake).size() == 1; });
+    worker.signal(SIGINT);
+    // the notice comes at once, not when the 20 s analysis ends
+    wait_until([&] { return worker.err_so_far().find("stopping on SIGINT") != std::string::npos; });
+    CHECK_THAT(worker.err_so_far(),
+               Catch::Contains("stopping on SIGINT: finishing 1 job, up to --grace 30s; Ctrl-C "
+                               "(or SIGTERM) again to give it back now"));
+    CHECK(worker.running());
+    auto second = std::chrono::steady_clock::now();
+    worker.signal(SIGINT);
+    auto result = worker.wait();
+    CHECK(std::chrono::steady_clock::now() - second < 3s);
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.err, Catch::Contains("SIGINT again: giving the jobs in hand back now"));
+    CHECK_THAT(result.err, Catch::Contains("gave 1 unfinished job(s) back to the queue"));
+    CHECK(db.query_value("SELECT status || ' ' || attempts FROM eye.jobs") == "queued 0");
+    CHECK(db.query_value("SELECT processing_status FROM media_files") == "pending");
+}
+
 TEST_CASE("a worker whose database goes away mid-run exits 75 without crashing") {
     TestDatabase db;
     auto fake = fake_ai({"--analyze-delay", "1500"});

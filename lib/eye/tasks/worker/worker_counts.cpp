@@ -60,4 +60,12 @@ void apply_stop_cause(Outcome& outcome, const StopCause& cause) {
     }
 }
 
+std::string stopping_notice(const char* signal, std::size_t in_hand, Milliseconds grace) {
+    return fmt::format(
+        "stopping on {}: finishing {} {}, up to --grace {}; Ctrl-C (or SIGTERM) again to give "
+        "{} back now",
+        signal, in_hand, in_hand == 1 ? "job" : "jobs", format_duration(grace),
+        in_hand == 1 ? "it" : "them");
+}
+
 }  // namespace eye::tasks

@@ -35,4 +35,8 @@ struct StopCause {
 // Logs the cause with its hint and makes `outcome` a failed run with the cause's exit code.
 void apply_stop_cause(Outcome& outcome, const StopCause& cause);
 
+// What a worker stopped by a signal says at once while it finishes the jobs in hand: "stopping
+// on SIGINT: finishing 1 job, up to --grace 30s; Ctrl-C again to give it back now".
+std::string stopping_notice(const char* signal, std::size_t in_hand, Milliseconds grace);
+
 }  // namespace eye::tasks

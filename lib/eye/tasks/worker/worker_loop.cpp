@@ -43,6 +43,11 @@ using analyzers::AnalysisError;
 
 constexpr auto k_claim_cooldown = std::chrono::milliseconds(5);
 
+void log_taken(const queue::ClaimedJob& job) {
+    log::warning("job {} (image {}) was taken from this worker; its result is discarded", job.id,
+                 job.media_id);
+}
+
 class WorkerLoop {
 public:
     // The context's database session is the worker's own; the analysis threads share the
@@ -73,7 +78,6 @@ private:
     void give_back_in_flight();
     void abandon(std::map<std::uint64_t, InFlight>::iterator flight);
     void stop_threads();
-    Outcome outcome(const std::string& reason) const;
 
     Context& m_context;
     const WorkerOptions& m_options;
@@ -186,10 +190,7 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
             // the guard first: a job rescued from us meanwhile must not have its result written
             if (!queue::complete(tx, job, m_id, now)) {
                 ++m_counts.lost;
-                log::warning(
-                    "job {} (image {}) was taken from this worker; its result is "
-                    "discarded",
-                    job.id, job.media_id);
+                log_taken(job);
                 return;
             }
             if (!m_media->write_analysis(tx, job.media_id, *finished.result, now)) {
@@ -306,10 +307,7 @@ void WorkerLoop::write_succeeded(
             for (auto& [job, finished] : succeeded) {
                 if (!queue::complete(tx, job, m_id, now)) {
                     ++lost;
-                    log::warning(
-                        "job {} (image {}) was taken from this worker; its result is "
-                        "discarded",
-                        job.id, job.media_id);
+                    log_taken(job);
                 } else if (m_media->write_analysis(tx, job.media_id, *finished.result, now)) {
                     ++completed;
                 } else {
@@ -404,12 +402,11 @@ void WorkerLoop::wait_for_work(Milliseconds timeout) {
             timeout = std::clamp(left, Milliseconds(1), timeout);
         }
     }
-    // once a stop was requested its pipe stays readable: polling it would spin
+    // a requested stop's pipe stays readable (polling it would spin): then watch for another
     pollfd fds[3] = {{m_session.connection().sock(), POLLIN, 0},
                      {m_pool.ready_fd(), POLLIN, 0},
-                     {stop::wake_fd(), POLLIN, 0}};
-    nfds_t count = stop::requested() ? 2 : 3;
-    int ready = poll(fds, count, static_cast<int>(timeout.count()));
+                     {stop::requested() ? stop::again_fd() : stop::wake_fd(), POLLIN, 0}};
+    int ready = poll(fds, stop::requested_again() ? 2 : 3, static_cast<int>(timeout.count()));
     if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         try {
             m_session.connection().get_notifs();
@@ -447,10 +444,6 @@ void WorkerLoop::stop_threads() {
         log::warning("{} analysis thread(s) did not stop; leaving them behind", left);
         stop::leave_threads_behind();
     }
-}
-
-Outcome WorkerLoop::outcome(const std::string& reason) const {
-    return worker_outcome(m_counts, m_id, reason);
 }
 
 Outcome WorkerLoop::run() {
@@ -561,15 +554,22 @@ Outcome WorkerLoop::run_loop() {
         wait_for_work(free > 0 ? m_options.sleep : Milliseconds(60'000));
     }
 
-    // finish what is in hand: all of it on a planned stop, within --grace on a signal
-    auto grace_end = stop::requested() ? Clock::now() + m_options.grace : Clock::time_point::max();
+    // finish what is in hand: all of it on a planned stop, within --grace on a signal, none
+    // once the signal comes again
+    auto grace_end = Clock::time_point::max();
     while (!m_in_flight.empty()) {
+        if (stop::requested() && grace_end == Clock::time_point::max()) {
+            grace_end = Clock::now() + m_options.grace;  // also a signal during a planned drain
+            log::info("{}",
+                      stopping_notice(stop::signal_name(), m_in_flight.size(), m_options.grace));
+        }
+        if (stop::requested_again()) {
+            log::info("{} again: giving the jobs in hand back now", stop::signal_name());
+            break;
+        }
         if (Clock::now() >= grace_end) {
             log::warning("--grace {} is over", format_duration(m_options.grace));
             break;
-        }
-        if (stop::requested() && grace_end == Clock::time_point::max()) {
-            grace_end = Clock::now() + m_options.grace;  // a signal during a planned drain
         }
         auto left = std::chrono::duration_cast<Milliseconds>(
             std::min(grace_end, Clock::now() + std::chrono::hours(1)) - Clock::now());
@@ -584,7 +584,7 @@ Outcome WorkerLoop::run_loop() {
         db::Transaction tx(m_session, db::Transaction::Mode::autocommit);
         queue::worker_stopped(tx, m_id, m_counts.completed, m_counts.failed);
     }
-    Outcome result = outcome(reason);
+    Outcome result = worker_outcome(m_counts, m_id, reason);
     apply_stop_cause(result, m_stop);
     return result;
 }
