@@ -43,6 +43,35 @@ TEST_CASE("every program answers --version, and misspellings get a suggestion") 
     CHECK(max_time.err.find("--timeout") == std::string::npos);
 }
 
+TEST_CASE("the parser's own texts are said in plain words") {
+    using eye::plain_parse_error;
+    CHECK(plain_parse_error("--format: At Most 1 required but received 2") ==
+          "--format was given 2 times; give it once");
+    CHECK(plain_parse_error("--batch: 1 required N missing") == "--batch needs a value (N)");
+    CHECK(plain_parse_error("Could not convert: --dry-run = maybe") ==
+          "--dry-run: invalid value 'maybe': expected true or false, or the flag alone");
+    CHECK(plain_parse_error("The following argument was not expected: extra") ==
+          "unexpected argument(s): extra");
+    CHECK(plain_parse_error("The following arguments were not expected: a b") ==
+          "unexpected argument(s): a b");
+    CHECK(plain_parse_error("The following argument was not expected: --stuck-aftr=5m") ==
+          "unknown option(s): --stuck-aftr=5m");
+    CHECK(plain_parse_error("--batch: invalid value '0'") == "--batch: invalid value '0'");
+
+    // as the programs print them
+    for (const auto& [args, said] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--format=json", "--format=text"}, "--format was given 2 times; give it once"},
+             {{"--batch"}, "--batch needs a value (N)"},
+             {{"--dry-run=maybe"}, "--dry-run: invalid value 'maybe'"},
+             {{"extra"}, "unexpected argument(s): extra"}}) {
+        auto run = eye::testing::run("eye-reanalyze", args);
+        INFO(run.err);
+        CHECK(run.exit_code == 64);
+        CHECK_THAT(run.err, Catch::Contains("eye-reanalyze: " + said));
+        CHECK_THAT(run.err, !Catch::Contains("required but") && !Catch::Contains("convert"));
+    }
+}
+
 TEST_CASE("no database URL at all is said to be unset, a configuration error (78)") {
     auto run = eye::testing::run(
         "/usr/bin/env", {"-u", "PGHOST", "-u", "PGDATABASE", "-u", "PGSERVICE", "-u",
@@ -65,8 +94,7 @@ TEST_CASE("JSON log lines carry the hint in a field of its own") {
     CHECK(run.exit_code == 64);
     auto line = eye::json::parse(run.err.substr(0, run.err.find('\n')));
     REQUIRE(line);
-    CHECK(std::string((*line)["message"].GetString()) ==
-          "the following argument was not expected: --stuck-aftr=5m");
+    CHECK(std::string((*line)["message"].GetString()) == "unknown option(s): --stuck-aftr=5m");
     CHECK(std::string((*line)["hint"].GetString()) ==
           "did you mean --stuck-after? see 'eye-monitor --help'");
 }

@@ -264,11 +264,7 @@ std::optional<int> parse(const Command& command, const std::vector<std::string>&
         out << "eye " << EYE_VERSION << "\n";
         return 0;
     } catch (const CLI::ParseError& e) {
-        std::string message = e.what();
-        if (!message.empty()) {
-            message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
-        }
-        log_error_with_hint(message, flag_hint(app, args));
+        log_error_with_hint(plain_parse_error(e.what()), flag_hint(app, args));
         return to_int(ExitCode::usage);
     }
     return std::nullopt;

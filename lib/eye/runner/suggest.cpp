@@ -1,7 +1,11 @@
 #include "eye/runner/suggest.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <numeric>
+#include <regex>
+
+#include <fmt/format.h>
 
 namespace eye {
 namespace {
@@ -45,6 +49,36 @@ std::optional<std::string> nearest_word(std::string_view word,
         return std::nullopt;
     }
     return best;
+}
+
+std::string plain_parse_error(std::string message) {
+    // CLI11 2.1's texts, as its ArgumentMismatch, ConversionError and ExtrasError write them
+    static const std::regex k_repeated(R"(^(\S+): At Most 1 required but received (\d+)$)");
+    static const std::regex k_missing(R"(^(\S+): \d+ required (\S+) missing$)");
+    static const std::regex k_conversion(R"(^Could not convert: (\S+) = (.*)$)");
+    static const std::regex k_extras(
+        R"(^The following arguments? (?:was|were) not expected: (.*)$)");
+    std::smatch match;
+    if (std::regex_match(message, match, k_repeated)) {
+        return fmt::format("{} was given {} times; give it once", match[1].str(), match[2].str());
+    }
+    if (std::regex_match(message, match, k_missing)) {
+        return fmt::format("{} needs a value ({})", match[1].str(), match[2].str());
+    }
+    if (std::regex_match(message, match, k_conversion)) {
+        return fmt::format("{}: invalid value '{}': expected true or false, or the flag alone",
+                           match[1].str(), match[2].str());
+    }
+    if (std::regex_match(message, match, k_extras)) {
+        const std::string extras = match[1].str();
+        return fmt::format(
+            "{}: {}", extras.rfind("-", 0) == 0 ? "unknown option(s)" : "unexpected argument(s)",
+            extras);
+    }
+    if (!message.empty()) {
+        message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+    }
+    return message;
 }
 
 }  // namespace eye
