@@ -185,9 +185,9 @@ TEST_CASE("db:migrate from version 3 keeps the indexes it finds current and buil
     auto report = eye::db::migrate(session, {});
     INFO(steps_of(report));
     CHECK(report.from_version == 3);
-    REQUIRE(report.steps.size() == 5);
-    CHECK_THAT(report.steps[3], Catch::Equals("create index eye_media_files_undescribed"));
-    CHECK_THAT(report.steps[4], Catch::Equals("create index eye_media_files_newest"));
+    REQUIRE(report.steps.size() == 6);
+    CHECK_THAT(report.steps[4], Catch::Equals("create index eye_media_files_undescribed"));
+    CHECK_THAT(report.steps[5], Catch::Equals("create index eye_media_files_newest"));
     CHECK(db.query_value("SELECT count(*) FROM information_schema.columns WHERE "
                          "(table_name, column_name) IN (('models', 'model'), "
                          "('media_state', 'predicted_tags'))") == "2");
@@ -221,7 +221,7 @@ TEST_CASE("db:migrate from version 5 adds the EXIF columns to the media_files ey
     auto report = eye::db::migrate(session, {});
     INFO(steps_of(report));
     CHECK(report.from_version == 5);
-    CHECK(report.to_version == 6);
+    CHECK(report.to_version == eye::db::k_schema_version);
     CHECK(db.query_value(exif_columns) == expected);
     CHECK(db.query_value("SELECT numeric_precision || ',' || numeric_scale FROM "
                          "information_schema.columns WHERE table_name = 'media_files' AND "
@@ -399,4 +399,20 @@ TEST_CASE("a vector literal of the right length is stored and read back by the d
                              literal + "')");
     tx.commit();
     CHECK(db.query_value("SELECT count(*) FROM media_files WHERE embedding IS NOT NULL") == "1");
+}
+
+TEST_CASE("db:migrate from version 6 indexes failing images and each image's jobs") {
+    TestDatabase db(false);
+    auto session = db.connect();
+    eye::db::migrate(session, {});
+    db.execute("DELETE FROM eye.schema_version WHERE version >= 7");
+    db.execute("DROP INDEX eye.media_state_failing");
+    db.execute("DROP INDEX eye.jobs_media");
+    auto report = eye::db::migrate(session, {});
+    INFO(steps_of(report));
+    CHECK(report.from_version == 6);
+    CHECK(report.to_version == 7);
+    CHECK(db.query_value("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+                         "WHERE indexname IN ('media_state_failing', 'jobs_media')") ==
+          "jobs_media,media_state_failing");
 }

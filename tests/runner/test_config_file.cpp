@@ -81,3 +81,20 @@ TEST_CASE("settings and sections no command knows are warned about by name") {
     CHECK(run.err.find("unknown section [eye]") == std::string::npos);
     CHECK(run.err.find("in [eye-worker]") == std::string::npos);
 }
+
+TEST_CASE("an unquoted value with spaces in a config file gets a hint to quote it") {
+    TestDatabase db;
+    TempDir dir;
+    const std::string config =
+        write_config(dir, "spaces.conf", fmt::format("database-url = {}\n", db.url()));
+    REQUIRE(db.url().find(' ') != std::string::npos);  // a key=value connection string
+    auto run = eye::testing::run("eye-monitor", {}, {{"EYE_CONFIG", config}});
+    CHECK(run.exit_code == 64);
+    CHECK_THAT(run.err, Catch::Contains("--database-url was given ") &&
+                            Catch::Contains("hint: in a config file a value with spaces is split "
+                                            "into several: put it in double quotes "
+                                            "(database-url = \"host=db dbname=eye\")"));
+    // quoted, it is one value
+    write_config(dir, "spaces.conf", fmt::format("database-url = \"{}\"\n", db.url()));
+    CHECK(eye::testing::run("eye-monitor", {}, {{"EYE_CONFIG", config}}).exit_code == 0);
+}

@@ -10,6 +10,8 @@
 #include "eye/tasks/cleanup.hpp"
 #include "eye/tasks/export/export.hpp"
 #include "eye/tasks/import.hpp"
+#include "eye/tasks/media_list.hpp"
+#include "eye/tasks/media_show.hpp"
 #include "eye/tasks/migrate.hpp"
 #include "eye/tasks/monitor/monitor.hpp"
 #include "eye/tasks/queue_failed.hpp"
@@ -108,6 +110,33 @@ const std::vector<Command>& commands() {
          "one analysis job for each. A file whose content is registered already is skipped.",
          {Database::required, Schema::current, Lock::per_task, Record::yes, DryRun::offered},
          make_task<tasks::ImportOptions>({tasks::add_import_options, tasks::run_import})},
+        {"media:show",
+         "",
+         "media:show",
+         "one image: its row, its analysis and its jobs, by id or path",
+         "Shows one media_files row as eye sees it (every column the table has and the role may "
+         "read; the embedding by its length), its analysis in eye.media_state (analyzer, model "
+         "version, failures, predicted tags) and its jobs in eye.jobs and eye.failed_jobs, "
+         "newest first. An argument of digits is an id (soft-deleted rows too); anything else "
+         "is a path, matched against file_path as given and relative to EYE_MEDIA_ROOT, among "
+         "live rows. No such image exits 1, as queue:retry does for an unknown id.",
+         {Database::required, Schema::current, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::MediaShowOptions>(
+             {tasks::add_media_show_options, tasks::run_media_show})},
+        {"media:list",
+         "",
+         "media:list",
+         "list images by --status, most recent first",
+         "Lists live images with a --status (all by default), at most --limit, each on one line: "
+         "id, status, analyzer and model version (eye.media_state), updated_at and file_path, "
+         "and for a failed image its processing_error (cut short; whole with --format=json). "
+         "Pending, completed and all are listed by id, newest first; failed by updated_at and "
+         "processing by when their analysis started, most recent first: orders eye's indexes "
+         "on media_files hold, so no list scans the table. Whether more exist is told by "
+         "reading one row more, not by counting.",
+         {Database::required, Schema::current, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::MediaListOptions>(
+             {tasks::add_media_list_options, tasks::run_media_list})},
         {"queue:failed",
          "",
          "queue:failed",

@@ -282,10 +282,12 @@ $v6$;
 )sql";
 
 // Version 7: the images re-analysis leaves out (--max-reanalyze-attempts), counted so a run
-// can say how many it left out; few rows, and none once images analyze again.
+// can say how many it left out (few rows, and none once images analyze again); an image's jobs,
+// for media:show.
 const char* const k_eye_schema_v7 = R"sql(
 CREATE INDEX IF NOT EXISTS media_state_failing
     ON eye.media_state (consecutive_failures, media_id) WHERE consecutive_failures > 0;
+CREATE INDEX IF NOT EXISTS jobs_media ON eye.jobs (media_id, id);
 )sql";
 
 struct Migration {
@@ -302,7 +304,7 @@ constexpr Migration k_migrations[] = {
      k_eye_schema_v4},
     {5, "keep model versions' models and the tags they added to images", k_eye_schema_v5},
     {6, "add the EXIF metadata columns to a media_files that eye created", k_eye_schema_v6},
-    {7, "index the images whose analyses keep failing", k_eye_schema_v7},
+    {7, "index the images whose analyses keep failing, and each image's jobs", k_eye_schema_v7},
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 

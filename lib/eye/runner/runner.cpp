@@ -167,6 +167,26 @@ std::string flag_hint(const CLI::App& app, const std::vector<std::string>& args)
     return fmt::format("see '{} --help'", app.get_name());
 }
 
+// The hint for a parse error: "did you mean", or for a flag that came more often than the
+// command line gives it, the config file's unquoted value with spaces that was split.
+std::string parse_error_hint(const CLI::App& app, const std::vector<std::string>& args,
+                             const std::string& error) {
+    const auto colon = error.find(": At Most 1 required but received ");
+    if (colon != std::string::npos) {
+        const std::string flag = error.substr(0, colon);
+        const auto given = std::count_if(args.begin(), args.end(), [&](const std::string& arg) {
+            return arg == flag || arg.rfind(flag + "=", 0) == 0;
+        });
+        if (given < 2) {
+            return fmt::format(
+                "in a config file a value with spaces is split into several: put it in double "
+                "quotes ({} = \"host=db dbname=eye\")",
+                flag.substr(2));
+        }
+    }
+    return flag_hint(app, args);
+}
+
 // The sections and keys a config file may hold: those of every command in `table`.
 options::ConfigVocabulary config_vocabulary(const std::vector<Command>& table) {
     options::ConfigVocabulary vocabulary;
@@ -264,7 +284,7 @@ std::optional<int> parse(const Command& command, const std::vector<std::string>&
         out << "eye " << EYE_VERSION << "\n";
         return 0;
     } catch (const CLI::ParseError& e) {
-        log_error_with_hint(plain_parse_error(e.what()), flag_hint(app, args));
+        log_error_with_hint(plain_parse_error(e.what()), parse_error_hint(app, args, e.what()));
         return to_int(ExitCode::usage);
     }
     return std::nullopt;

@@ -257,9 +257,9 @@ void WorkerLoop::write_one(const queue::ClaimedJob& job, FinishedAnalysis& finis
     } else {
         ++m_counts.failed;
         log::warning(
-            "job {} (image {}) failed for good after {} attempt(s): {}; hint: 'eye queue:retry "
-            "--media {}' tries the image again",
-            job.id, job.media_id, job.attempts, finished.error, job.media_id);
+            "job {} (image {}, '{}') failed for good after {} attempt(s): {}; hint: 'eye "
+            "queue:retry --media {}' tries the image again",
+            job.id, job.media_id, job.file_path, job.attempts, finished.error, job.media_id);
     }
 }
 
