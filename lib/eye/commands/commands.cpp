@@ -20,6 +20,7 @@
 #include "eye/tasks/schedule/export.hpp"
 #include "eye/tasks/schedule/list.hpp"
 #include "eye/tasks/schedule/work.hpp"
+#include "eye/tasks/serve/serve.hpp"
 #include "eye/tasks/train/train.hpp"
 #include "eye/tasks/worker/worker.hpp"
 
@@ -190,6 +191,20 @@ const std::vector<Command>& commands() {
          make_task<tasks::ScheduleExportOptions>({tasks::add_schedule_export_options,
                                                   tasks::run_schedule_export,
                                                   tasks::validate_schedule_export_options})},
+        {"serve",
+         "",
+         "serve",
+         "a status page, /api/status, /metrics and /healthz over HTTP, --listen",
+         "Serves one page with the monitor's checks (read-only: serve never repairs), the "
+         "queue, the library by status and by analyzer, the schedule with its last runs, the "
+         "workers and the last 50 failed jobs; the same as JSON at /api/status, Prometheus "
+         "metrics at /metrics and a probe at /healthz. One read-only database session and one "
+         "snapshot per --refresh, however many clients. Off loopback every path but /healthz "
+         "needs EYE_SERVE_TOKEN (Authorization: Bearer, or the login form's cookie); without "
+         "one it refuses to start (78). Runs until SIGTERM.",
+         {Database::none, Schema::any, Lock::none, Record::no, DryRun::no},
+         make_task<tasks::ServeOptions>(
+             {tasks::add_serve_options, tasks::run_serve, tasks::validate_serve})},
         {"db:migrate",
          "",
          "db:migrate",

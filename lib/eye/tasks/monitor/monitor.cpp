@@ -72,7 +72,7 @@ std::optional<ExitCode> report_monitor_not_run(std::ostream& out, const MonitorO
     return std::nullopt;
 }
 
-Outcome run_monitor(Context& context, const MonitorOptions& options) {
+Report run_monitor_checks(Context& context, const MonitorOptions& options) {
     Report report;
     DatabaseState database;
     try {
@@ -126,7 +126,11 @@ Outcome run_monitor(Context& context, const MonitorOptions& options) {
     report.checks.push_back(check_disk(context.config, options));
     report.checks.insert(report.checks.begin() + static_cast<std::ptrdiff_t>(ollama_at),
                          check_ollama(context, options, report));
+    return report;
+}
 
+Outcome run_monitor(Context& context, const MonitorOptions& options) {
+    Report report = run_monitor_checks(context, options);
     Status overall = overall_status(report);
 
     // a critical finding is also an error in the log, where the operator reads first

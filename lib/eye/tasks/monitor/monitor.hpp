@@ -5,6 +5,7 @@
 #include <string>
 
 #include "eye/runner/command.hpp"
+#include "eye/tasks/monitor/report.hpp"
 
 // eye-monitor (system:monitor): the health checks of design §2, and with --fix the repairs of
 // stuck images, stuck jobs and missing Ollama models. Exit 0, 1, 2 or 3 by the worst check.
@@ -27,6 +28,8 @@ struct MonitorOptions {
 };
 
 void add_monitor_options(CLI::App& app, Config& config, MonitorOptions& options);
+// The checks (and with options.fix, the repairs) without printing anything: eye serve shows them.
+monitor::Report run_monitor_checks(Context& context, const MonitorOptions& options);
 Outcome run_monitor(Context& context, const MonitorOptions& options);
 // Only a repairing run (--fix, however it was given) takes the monitor's lock.
 bool monitor_takes_lock(const MonitorOptions& options);

@@ -1,0 +1,308 @@
+#include "eye/tasks/serve/snapshot.hpp"
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "eye/core/error.hpp"
+#include "eye/db/schema.hpp"
+#include "eye/json/json.hpp"
+#include "eye/log/log.hpp"
+#include "eye/schedule/cron.hpp"
+#include "eye/tasks/monitor/monitor.hpp"
+#include "eye/tasks/schedule/table.hpp"
+
+namespace eye::tasks::serve {
+namespace {
+
+const db::Statement k_queue{
+    "serve.queue",
+    "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = "
+    "'running'), extract(epoch from $1::timestamptz - min(available_at) FILTER (WHERE status = "
+    "'queued' AND available_at <= $1::timestamptz)), (SELECT count(*) FROM eye.failed_jobs) "
+    "FROM eye.jobs WHERE status IN ('queued', 'running')"};
+
+// One count per status, each along the partial index eye keeps for it (or upstream's index on
+// processing_status), never the whole table.
+const db::Statement k_images_by_status{
+    "serve.images_by_status",
+    "SELECT s.status, (SELECT count(*) FROM media_files m WHERE m.processing_status = s.status "
+    "AND m.deleted_at IS NULL AND m.media_type = 'image') "
+    "FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed']) AS s(status)"};
+
+// eye.media_state is eye's own bookkeeping, one row per image eye analyzed: its index on
+// (analyzer, model_version, media_id) answers this without media_files.
+const db::Statement k_images_by_analyzer{
+    "serve.images_by_analyzer",
+    "SELECT coalesce(analyzer, '?') || ' ' || coalesce(model_version, '?'), count(*) "
+    "FROM eye.media_state WHERE status = 'completed' GROUP BY analyzer, model_version "
+    "ORDER BY count(*) DESC LIMIT 20"};
+
+const db::Statement k_workers{
+    "serve.workers",
+    "SELECT w.id, w.host, w.pid, extract(epoch from $1::timestamptz - w.heartbeat_at), "
+    "       (SELECT count(*) FROM eye.jobs j WHERE j.status = 'running' AND j.worker_id = w.id), "
+    "       w.jobs_done, w.jobs_failed "
+    "FROM eye.workers w WHERE w.status = 'running' ORDER BY w.started_at LIMIT 100"};
+
+const db::Statement k_failed{"serve.failed",
+                             "SELECT f.id, f.job_id, f.media_id, coalesce(m.file_path, ''), "
+                             "       extract(epoch from f.failed_at), f.error "
+                             "FROM eye.failed_jobs f LEFT JOIN media_files m ON m.id = f.media_id "
+                             "ORDER BY f.failed_at DESC, f.id DESC LIMIT 50"};
+
+// The last 20 runs of a scheduled task (with at least its arguments), by runs_task_started.
+const db::Statement k_runs{
+    "serve.runs",
+    "SELECT extract(epoch from started_at), status, "
+    "       extract(epoch from finished_at - started_at) "
+    "FROM eye.runs WHERE task = $1 AND args @> $2::jsonb ORDER BY started_at DESC LIMIT 20"};
+
+void read_figures(db::Session& session, TimePoint now, Snapshot& snapshot) {
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    auto queue = tx.one(k_queue, now);
+    snapshot.queue.queued = queue[0].as<std::int64_t>();
+    snapshot.queue.running = queue[1].as<std::int64_t>();
+    snapshot.queue.oldest_wait_seconds = queue[2].is_null() ? 0.0 : queue[2].as<double>();
+    snapshot.queue.failed = queue[3].as<std::int64_t>();
+    for (const auto& row : tx.many(k_images_by_status)) {
+        snapshot.images_by_status.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>()});
+    }
+    for (const auto& row : tx.many(k_images_by_analyzer)) {
+        snapshot.images_by_analyzer.push_back(
+            {row[0].as<std::string>(), row[1].as<std::int64_t>()});
+    }
+    for (const auto& row : tx.many(k_workers, now)) {
+        snapshot.workers.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                                    row[2].as<int>(), row[3].as<double>(),
+                                    row[4].as<std::int64_t>(), row[5].as<std::int64_t>(),
+                                    row[6].as<std::int64_t>()});
+    }
+    for (const auto& row : tx.many(k_failed)) {
+        snapshot.failed.push_back({row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
+                                   row[2].as<std::int64_t>(), row[3].as<std::string>(),
+                                   from_epoch(row[4].as<double>()), row[5].as<std::string>()});
+    }
+}
+
+void read_schedule(Context& context, TimePoint now, Snapshot& snapshot) {
+    auto tasks = active_schedule(context.config);
+    const TimePoint wall = std::chrono::system_clock::now();
+    for (const auto& task : tasks) {
+        TaskRow row;
+        row.name = task.command_line();
+        row.expression = task.expression;
+        if (!task.long_running()) {
+            if (auto cron = schedule::CronExpression::parse(task.expression)) {
+                row.next_due = cron->next_after(wall, TimeZone::local);
+            }
+        }
+        if (snapshot.database) {
+            db::Transaction tx(*context.db, db::Transaction::Mode::autocommit);
+            auto runs = tx.many(k_runs, task.task, schedule::run_args_filter(tasks, task));
+            for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+                const auto& run = *it;
+                RunMark mark{from_epoch(run[0].as<double>()), run[1].as<std::string>(), {}};
+                if (!run[2].is_null()) {
+                    mark.seconds = run[2].as<double>();
+                }
+                row.runs.push_back(mark);
+            }
+        }
+        snapshot.schedule.push_back(std::move(row));
+    }
+    (void)now;
+}
+
+// Prometheus label values escape backslash, quote and line feed.
+std::string label(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\\' || c == '"') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Snapshot take_snapshot(Context& context) {
+    Snapshot snapshot;
+    snapshot.taken = context.now;
+    MonitorOptions read_only;  // no --fix: serve never repairs
+    snapshot.checks = run_monitor_checks(context, read_only);
+    snapshot.overall = monitor::overall_status(snapshot.checks);
+    for (const auto& check : snapshot.checks.checks) {
+        if (check.name == "database") {
+            snapshot.database = check.status != monitor::Status::critical && context.db != nullptr;
+        }
+    }
+    if (snapshot.database) {
+        try {
+            read_figures(*context.db, context.now, snapshot);
+        } catch (const Error& e) {
+            snapshot.database = false;
+            log::warning("could not read the figures: {}", e.what());
+        }
+    }
+    read_schedule(context, context.now, snapshot);
+    return snapshot;
+}
+
+std::string snapshot_json(const Snapshot& snapshot) {
+    json::Writer w;
+    w.begin_object();
+    w.field("taken_at", format_iso8601(snapshot.taken));
+    w.field("status", monitor::status_name(snapshot.overall));
+    w.key("checks");
+    w.begin_array();
+    for (const auto& check : snapshot.checks.checks) {
+        w.begin_object();
+        w.field("name", check.name);
+        w.field("status", monitor::status_name(check.status));
+        w.field("message", check.message);
+        w.end_object();
+    }
+    w.end_array();
+    w.field("database", snapshot.database);
+    w.key("queue");
+    w.begin_object();
+    w.field("queued", snapshot.queue.queued);
+    w.field("running", snapshot.queue.running);
+    w.field("failed", snapshot.queue.failed);
+    w.field("oldest_wait_seconds", snapshot.queue.oldest_wait_seconds);
+    w.end_object();
+    auto counts = [&w](const char* name, const std::vector<Count>& rows) {
+        w.key(name);
+        w.begin_object();
+        for (const auto& count : rows) {
+            w.field(count.name, count.count);
+        }
+        w.end_object();
+    };
+    counts("images_by_status", snapshot.images_by_status);
+    counts("images_by_analyzer", snapshot.images_by_analyzer);
+    w.key("workers");
+    w.begin_array();
+    for (const auto& worker : snapshot.workers) {
+        w.begin_object();
+        w.field("id", worker.id);
+        w.field("host", worker.host);
+        w.field("pid", worker.pid);
+        w.field("heartbeat_age_seconds", worker.heartbeat_age_seconds);
+        w.field("holds", worker.holds);
+        w.field("done", worker.done);
+        w.field("failed", worker.failed);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("failed_jobs");
+    w.begin_array();
+    for (const auto& failed : snapshot.failed) {
+        w.begin_object();
+        w.field("id", failed.id);
+        w.field("job_id", failed.job_id);
+        w.field("media_id", failed.media_id);
+        w.field("file_path", failed.file_path);
+        w.field("failed_at", format_iso8601(failed.failed_at));
+        w.field("error", failed.error);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("schedule");
+    w.begin_array();
+    for (const auto& task : snapshot.schedule) {
+        w.begin_object();
+        w.field("name", task.name);
+        w.field("expression", task.expression);
+        if (task.next_due) {
+            w.field("next_due", format_iso8601(*task.next_due));
+        } else {
+            w.null_field("next_due");
+        }
+        w.key("runs");
+        w.begin_array();
+        for (const auto& run : task.runs) {
+            w.begin_object();
+            w.field("started_at", format_iso8601(run.started));
+            w.field("status", run.status);
+            w.field("seconds", run.seconds);
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    return w.take();
+}
+
+std::string snapshot_metrics(const Snapshot& snapshot) {
+    std::string out;
+    auto family = [&out](const char* name, const char* help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    };
+    family("eye_up", "Whether eye serve could read the database (1) or not (0).");
+    out += fmt::format("eye_up {}\n", snapshot.database ? 1 : 0);
+    family("eye_check_status",
+           "Each monitor check: 0 ok or skipped, 1 warning, 2 unknown, 3 critical.");
+    for (const auto& check : snapshot.checks.checks) {
+        out += fmt::format("eye_check_status{{check=\"{}\"}} {}\n", label(check.name),
+                           monitor::gravity(check.status));
+    }
+    if (!snapshot.database) {
+        return out;
+    }
+    family("eye_queue_jobs", "Jobs in eye's queue by status.");
+    out += fmt::format("eye_queue_jobs{{status=\"queued\"}} {}\n", snapshot.queue.queued);
+    out += fmt::format("eye_queue_jobs{{status=\"running\"}} {}\n", snapshot.queue.running);
+    out += fmt::format("eye_queue_jobs{{status=\"failed\"}} {}\n", snapshot.queue.failed);
+    family("eye_queue_oldest_wait_seconds", "How long the oldest due job has waited.");
+    out += fmt::format("eye_queue_oldest_wait_seconds {}\n", snapshot.queue.oldest_wait_seconds);
+    family("eye_images", "Images by processing_status.");
+    for (const auto& count : snapshot.images_by_status) {
+        out += fmt::format("eye_images{{status=\"{}\"}} {}\n", label(count.name), count.count);
+    }
+    family("eye_images_analyzed", "Images eye analyzed, by analyzer and model version.");
+    for (const auto& count : snapshot.images_by_analyzer) {
+        const auto space = count.name.find(' ');
+        out += fmt::format("eye_images_analyzed{{analyzer=\"{}\",model_version=\"{}\"}} {}\n",
+                           label(count.name.substr(0, space)),
+                           label(space == std::string::npos ? "" : count.name.substr(space + 1)),
+                           count.count);
+    }
+    family("eye_workers_alive", "Workers whose status is running.");
+    out += fmt::format("eye_workers_alive {}\n", snapshot.workers.size());
+    family("eye_task_runs", "The last runs shown per scheduled task, by result.");
+    for (const auto& task : snapshot.schedule) {
+        std::map<std::string, int> by_status;
+        for (const auto& run : task.runs) {
+            ++by_status[run.status];
+        }
+        for (const auto& [status, count] : by_status) {
+            out += fmt::format("eye_task_runs{{task=\"{}\",result=\"{}\"}} {}\n", label(task.name),
+                               label(status), count);
+        }
+    }
+    family("eye_task_last_success_timestamp_seconds",
+           "When each scheduled task last succeeded, among its last runs.");
+    for (const auto& task : snapshot.schedule) {
+        for (auto it = task.runs.rbegin(); it != task.runs.rend(); ++it) {
+            if (it->status == "ok" || it->status == "warning") {
+                out +=
+                    fmt::format("eye_task_last_success_timestamp_seconds{{task=\"{}\"}} {:.3f}\n",
+                                label(task.name), to_epoch(it->started));
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace eye::tasks::serve

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eye/core/time.hpp"
+#include "eye/runner/command.hpp"
+#include "eye/tasks/monitor/report.hpp"
+
+// What eye serve shows, read at once: the monitor's checks (read-only), the queue, the library,
+// the workers, the failed jobs and the schedule's recent runs. Every query is read-only and
+// indexed; the page, /api/status and /metrics all render the same snapshot.
+namespace eye::tasks::serve {
+
+struct QueueFigures {
+    std::int64_t queued = 0;
+    std::int64_t running = 0;
+    std::int64_t failed = 0;
+    double oldest_wait_seconds = 0;
+};
+
+struct Count {
+    std::string name;  // a processing_status, or "analyzer model_version"
+    std::int64_t count = 0;
+};
+
+struct WorkerRow {
+    std::string id;
+    std::string host;
+    int pid = 0;
+    double heartbeat_age_seconds = 0;
+    std::int64_t holds = 0;  // running jobs
+    std::int64_t done = 0;
+    std::int64_t failed = 0;
+};
+
+struct FailedRow {
+    std::int64_t id = 0;  // FAILED ID, what queue:retry takes
+    std::int64_t job_id = 0;
+    std::int64_t media_id = 0;
+    std::string file_path;
+    TimePoint failed_at;
+    std::string error;
+};
+
+struct RunMark {
+    TimePoint started;
+    std::string status;  // ok | warning | failed | skipped | running
+    std::optional<double> seconds;
+};
+
+struct TaskRow {
+    std::string name;        // "eye-monitor --fix"
+    std::string expression;  // "*/5 * * * *", "" for a long-running task
+    std::optional<TimePoint> next_due;
+    std::vector<RunMark> runs;  // the last 20, oldest first
+};
+
+struct Snapshot {
+    TimePoint taken;
+    monitor::Report checks;
+    monitor::Status overall = monitor::Status::unknown;
+    bool database = false;  // the figures below were read
+    QueueFigures queue;
+    std::vector<Count> images_by_status;
+    std::vector<Count> images_by_analyzer;
+    std::vector<WorkerRow> workers;
+    std::vector<FailedRow> failed;
+    std::vector<TaskRow> schedule;
+};
+
+// Reads a snapshot. `context.db` may be null (the database is down): the checks say so and the
+// figures stay empty.
+Snapshot take_snapshot(Context& context);
+
+// /api/status: the snapshot as one JSON document.
+std::string snapshot_json(const Snapshot& snapshot);
+
+// /metrics: Prometheus' text format.
+std::string snapshot_metrics(const Snapshot& snapshot);
+
+}  // namespace eye::tasks::serve

@@ -1,0 +1,205 @@
+// eye serve end to end: the built program on a loopback port, asked over HTTP (cpp-httplib's
+// client), its answers checked against what the database holds.
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <csignal>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "eye/json/json.hpp"
+#include "support/database.hpp"
+#include "support/media.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using eye::testing::insert_media;
+using eye::testing::MediaRow;
+using eye::testing::TempDir;
+using eye::testing::TestDatabase;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A port nothing listens on right now.
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t size = sizeof address;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+// eye serve on a loopback port, stopped with SIGTERM at the end.
+class Served {
+public:
+    Served(const TestDatabase& db, std::vector<std::string> args = {},
+           eye::testing::Environment extra = {})
+        : m_port(free_port()), m_client("127.0.0.1", m_port) {
+        eye::testing::Environment env{{"EYE_DATABASE_URL", db.url()},
+                                      {"EYE_STATE_DIR", m_state.str()}};
+        for (auto& [key, value] : extra) {
+            env[key] = value;
+        }
+        args.push_back(fmt::format("--listen=127.0.0.1:{}", m_port));
+        m_process.emplace("eye", prepend("serve", args), env);
+        m_client.set_connection_timeout(2);
+        auto deadline = std::chrono::steady_clock::now() + 15s;
+        while (!m_client.Get("/healthz")) {
+            REQUIRE(m_process->running());
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    ~Served() {
+        m_process->signal(SIGTERM);
+        m_process->wait();
+    }
+
+    httplib::Client& client() { return m_client; }
+    int port() const { return m_port; }
+
+private:
+    static std::vector<std::string> prepend(const std::string& first,
+                                            std::vector<std::string> rest) {
+        rest.insert(rest.begin(), first);
+        return rest;
+    }
+
+    TempDir m_state;
+    int m_port;
+    httplib::Client m_client;
+    std::optional<eye::testing::Process> m_process;
+};
+
+rapidjson::Document status_of(httplib::Client& client) {
+    auto response = client.Get("/api/status");
+    REQUIRE(response);
+    REQUIRE(response->status == 200);
+    auto parsed = eye::json::parse(response->body);
+    REQUIRE(parsed);
+    return std::move(*parsed);
+}
+
+}  // namespace
+
+TEST_CASE("eye serve's figures are the database's, and one snapshot serves a refresh interval") {
+    TestDatabase db;
+    for (int i = 0; i < 3; ++i) {
+        insert_media(db, MediaRow().with_status("completed"));
+    }
+    insert_media(db, MediaRow().with_status("failed"));
+    insert_media(db, MediaRow().with_status("pending"));
+    insert_media(db, MediaRow().with_status("pending").of_type("video"));
+    db.execute("INSERT INTO eye.jobs (media_id) VALUES (5)");
+    Served served(db, {"--refresh=30s"});
+    auto status = status_of(served.client());
+    const auto& images = status["images_by_status"];
+    for (const char* state : {"pending", "processing", "completed", "failed"}) {
+        INFO(state);
+        CHECK(std::to_string(images[state].GetInt64()) ==
+              db.query_value(fmt::format("SELECT count(*) FROM media_files WHERE "
+                                         "processing_status = '{}' AND media_type = 'image' AND "
+                                         "deleted_at IS NULL",
+                                         state)));
+    }
+    CHECK(status["queue"]["queued"].GetInt64() == 1);
+    CHECK(std::string(status["status"].GetString()) == "ok");
+    // within the refresh interval every client gets the same snapshot
+    db.execute("INSERT INTO eye.jobs (media_id) VALUES (4)");
+    auto again = status_of(served.client());
+    CHECK(std::string(again["taken_at"].GetString()) == status["taken_at"].GetString());
+    CHECK(again["queue"]["queued"].GetInt64() == 1);
+    // serve records no runs and writes nothing
+    CHECK(db.query_value("SELECT count(*) FROM eye.runs") == "0");
+}
+
+TEST_CASE("eye serve's /metrics is Prometheus text") {
+    TestDatabase db;
+    insert_media(db, MediaRow().with_status("completed"));
+    Served served(db);
+    auto response = served.client().Get("/metrics");
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK_THAT(response->body, Catch::Contains("\neye_images{status=\"completed\"} 1\n"));
+    CHECK_THAT(response->body, Catch::Contains("\neye_check_status{check=\"database\"} 0\n"));
+    TempDir dir;
+    const auto file = dir.path / "metrics.prom";
+    std::ofstream(file) << response->body;
+    const std::string bundled =
+        std::string(EYE_SOURCE_DIR) + "/.cache/test-tools/prometheus/usr/bin/promtool";
+    const std::string promtool = access(bundled.c_str(), X_OK) == 0 ? bundled : "promtool";
+    auto check =
+        eye::testing::run("/bin/sh", {"-c", promtool + " check metrics < " + file.string()});
+    INFO(check.out << check.err);
+    CHECK(check.exit_code == 0);
+}
+
+TEST_CASE("what the database holds is shown as text, never as markup") {
+    TestDatabase db;
+    auto image =
+        insert_media(db, MediaRow().with_status("failed").at("<script>alert(1)</script>.jpg"));
+    db.execute(fmt::format(
+        "INSERT INTO eye.failed_jobs (job_id, kind, media_id, attempts, error, created_at) "
+        "VALUES (9, 'analyze', {}, 3, 'bad <b>header</b> & \"quotes\"', now())",
+        image));
+    Served served(db);
+    auto page = served.client().Get("/");
+    REQUIRE(page);
+    CHECK(page->status == 200);
+    CHECK_THAT(page->get_header_value("Content-Type"), Catch::StartsWith("text/html"));
+    CHECK_THAT(page->body, Catch::Contains("&lt;script&gt;alert(1)&lt;/script&gt;.jpg"));
+    CHECK_THAT(page->body,
+               Catch::Contains("bad &lt;b&gt;header&lt;/b&gt; &amp; &quot;quotes&quot;"));
+    CHECK_THAT(page->body, !Catch::Contains("<script>") && !Catch::Contains("<b>header"));
+    // nothing is fetched from elsewhere
+    CHECK_THAT(page->body, !Catch::Contains("http://") && !Catch::Contains("https://") &&
+                               !Catch::Contains("<script"));
+}
+
+TEST_CASE("off loopback eye serve needs a token, and every path but /healthz asks for it") {
+    TestDatabase db;
+    auto refused = eye::testing::run("eye", {"serve", "--listen=0.0.0.0:8090"},
+                                     {{"EYE_DATABASE_URL", db.url()}});
+    CHECK(refused.exit_code == 78);
+    CHECK_THAT(refused.err, Catch::Contains("no token is set; hint: set EYE_SERVE_TOKEN"));
+    CHECK(eye::testing::run("eye", {"serve", "--listen=nonsense"}, {{"EYE_DATABASE_URL", db.url()}})
+              .exit_code == 64);
+
+    Served served(db, {}, {{"EYE_SERVE_TOKEN", "s3cret-token"}});
+    auto& client = served.client();
+    CHECK(client.Get("/healthz")->status == 200);
+    for (const char* path : {"/", "/api/status", "/metrics"}) {
+        INFO(path);
+        auto response = client.Get(path);
+        REQUIRE(response);
+        CHECK(response->status == 401);
+        CHECK_THAT(response->body, !Catch::Contains("eye_images") && !Catch::Contains("checks"));
+        auto wrong = client.Get(path, {{"Authorization", "Bearer nope"}});
+        CHECK(wrong->status == 401);
+        auto right = client.Get(path, {{"Authorization", "Bearer s3cret-token"}});
+        CHECK(right->status == 200);
+    }
+    // the login form: a wrong token is refused, the right one sets a cookie that opens the page
+    auto bad = client.Post("/login", "token=guess", "application/x-www-form-urlencoded");
+    CHECK(bad->status == 401);
+    CHECK_THAT(bad->body, Catch::Contains("wrong token"));
+    auto login = client.Post("/login", "token=s3cret-token", "application/x-www-form-urlencoded");
+    REQUIRE(login);
+    CHECK(login->status == 303);
+    const std::string cookie = login->get_header_value("Set-Cookie");
+    CHECK_THAT(cookie, Catch::Contains("HttpOnly") && !Catch::Contains("s3cret-token"));
+    auto page = client.Get("/", {{"Cookie", cookie.substr(0, cookie.find(';'))}});
+    CHECK(page->status == 200);
+    CHECK_THAT(page->body, Catch::Contains("<h2>Checks</h2>"));
+}
