@@ -124,6 +124,77 @@ TEST_CASE("eye serve's figures are the database's, and one snapshot serves a ref
     CHECK(db.query_value("SELECT count(*) FROM eye.runs") == "0");
 }
 
+TEST_CASE("eye serve's charts count the analyses the database holds, period by period") {
+    TestDatabase db;
+    // completed jobs over the last day and month, failures too, and some too old to show
+    db.execute(
+        "INSERT INTO eye.jobs (media_id, status, finished_at) "
+        "SELECT g, 'completed', now() - (g * interval '7 minutes') FROM generate_series(1, 300) g");
+    db.execute(
+        "INSERT INTO eye.jobs (media_id, status, finished_at) SELECT 1000 + g, 'completed', "
+        "now() - (g * interval '1 day') - interval '1 hour' FROM generate_series(1, 40) g");
+    db.execute(
+        "INSERT INTO eye.failed_jobs (job_id, kind, media_id, attempts, error, created_at, "
+        "failed_at) SELECT g, 'analyze', g, 3, 'boom', now(), now() - (g * interval '33 minutes') "
+        "FROM generate_series(1, 50) g");
+    db.execute(
+        "INSERT INTO eye.models (version, trainer, status, is_current, metrics) VALUES "
+        "('v-one', 'builtin', 'succeeded', false, "
+        "'{\"held_out\": {\"precision\": 0.5, \"recall\": 0.25}}'), "
+        "('v-two', 'builtin', 'succeeded', true, "
+        "'{\"held_out\": {\"precision\": 0.75, \"recall\": 0.5}}')");
+    Served served(db);
+    auto status = status_of(served.client());
+    const auto& recent = status["per_10_minutes"];
+    REQUIRE(recent.Size() == 144);
+    // every period against SQL's own count of the same period
+    std::int64_t shown_completed = 0;
+    for (const auto& bucket : recent.GetArray()) {
+        const std::string start = bucket["start"].GetString();
+        const auto count = [&](const std::string& table, const std::string& column,
+                               const std::string& where) {
+            return std::stoll(db.query_value(
+                fmt::format("SELECT count(*) FROM {} WHERE {} AND {} >= '{}'::timestamptz AND {} < "
+                            "'{}'::timestamptz + interval '10 minutes'",
+                            table, where, column, start, column, start)));
+        };
+        INFO(start);
+        CHECK(bucket["completed"].GetInt64() ==
+              count("eye.jobs", "finished_at", "status = 'completed'"));
+        CHECK(bucket["failed"].GetInt64() == count("eye.failed_jobs", "failed_at", "true"));
+        shown_completed += bucket["completed"].GetInt64();
+    }
+    // 300 jobs 7 minutes apart reach back 35 hours: the last 24 hours hold 205 or 206 of them
+    CHECK(shown_completed >= 205);
+    CHECK(shown_completed <= 206);
+    const auto& daily = status["per_day"];
+    REQUIRE(daily.Size() == 30);
+    std::int64_t daily_completed = 0;
+    for (const auto& bucket : daily.GetArray()) {
+        daily_completed += bucket["completed"].GetInt64();
+    }
+    CHECK(std::to_string(daily_completed) ==
+          db.query_value(fmt::format("SELECT count(*) FROM eye.jobs WHERE status = 'completed' "
+                                     "AND finished_at >= '{}'::timestamptz",
+                                     daily[0]["start"].GetString())));
+    // the learning loop's versions, oldest first, with their held-out scores
+    REQUIRE(status["models"].Size() == 2);
+    CHECK(std::string(status["models"][0]["version"].GetString()) == "v-one");
+    CHECK(status["models"][1]["precision"].GetDouble() == 0.75);
+    CHECK(status["models"][1]["current"].GetBool());
+    // and the page draws them: the hover text of a period, a model's bars
+    auto page = served.client().Get("/");
+    REQUIRE(page);
+    const auto& last = recent[recent.Size() - 1];
+    CHECK_THAT(page->body,
+               Catch::Contains(fmt::format("<title>{}: {} completed, {} failed</title>",
+                                           last["start"].GetString(), last["completed"].GetInt64(),
+                                           last["failed"].GetInt64())));
+    CHECK_THAT(page->body,
+               Catch::Contains("<title>v-two, current (succeeded): precision 0.750, recall "
+                               "0.500</title>"));
+}
+
 TEST_CASE("eye serve's /metrics is Prometheus text") {
     TestDatabase db;
     insert_media(db, MediaRow().with_status("completed"));

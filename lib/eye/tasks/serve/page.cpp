@@ -88,6 +88,69 @@ std::string bar_chart(const std::vector<Count>& counts) {
     return svg + "</svg>";
 }
 
+// Completed (green) and failed (red) analyses per period, stacked, with the counts on hover.
+std::string activity_chart(const std::vector<Bucket>& buckets, int bar, const char* first,
+                           const char* last) {
+    std::int64_t largest = 1;
+    for (const auto& bucket : buckets) {
+        largest = std::max(largest, bucket.completed + bucket.failed);
+    }
+    constexpr int k_height = 80;
+    const int width = static_cast<int>(buckets.size()) * (bar + 1);
+    std::string svg = fmt::format(
+        "<svg width=\"{}\" height=\"{}\" role=\"img\"><text x=\"0\" y=\"10\" "
+        "font-size=\"11\">{}</text>",
+        width + 40, k_height + 28, largest);
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+        const auto& bucket = buckets[i];
+        const double done = k_height * static_cast<double>(bucket.completed) / largest;
+        const double failed = k_height * static_cast<double>(bucket.failed) / largest;
+        const int x = 30 + static_cast<int>(i) * (bar + 1);
+        svg += fmt::format(
+            "<g><title>{}: {} completed, {} failed</title>"
+            "<rect x=\"{}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#2da44e\"/>"
+            "<rect x=\"{}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#cf222e\"/>"
+            "</g>",
+            html_escape(format_iso8601(bucket.start)), bucket.completed, bucket.failed, x,
+            4 + k_height - done, bar, done, x, 4 + k_height - done - failed, bar, failed);
+    }
+    svg += fmt::format(
+        "<line x1=\"30\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\"/>"
+        "<text x=\"30\" y=\"{2}\" font-size=\"11\">{3}</text>"
+        "<text x=\"{1}\" y=\"{2}\" font-size=\"11\" text-anchor=\"end\">{4}</text></svg>",
+        4 + k_height, 30 + width, k_height + 22, first, last);
+    return svg;
+}
+
+// Each model version's held-out precision (dark) and recall (light), from 0 to 1.
+std::string model_chart(const std::vector<ModelRow>& models) {
+    constexpr int k_height = 100;
+    std::string svg = fmt::format("<svg width=\"{}\" height=\"{}\" role=\"img\">",
+                                  40 + models.size() * 44, k_height + 40);
+    svg += fmt::format(
+        "<text x=\"0\" y=\"12\" font-size=\"11\">1.0</text><text x=\"0\" y=\"{}\" "
+        "font-size=\"11\">0</text>",
+        k_height + 6);
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const auto& model = models[i];
+        const int x = 30 + static_cast<int>(i) * 44;
+        const double precision = model.precision.value_or(0.0);
+        const double recall = model.recall.value_or(0.0);
+        svg += fmt::format(
+            "<g><title>{}{} ({}): precision {}, recall {}</title>"
+            "<rect x=\"{}\" y=\"{:.1f}\" width=\"16\" height=\"{:.1f}\" fill=\"#0969da\"/>"
+            "<rect x=\"{}\" y=\"{:.1f}\" width=\"16\" height=\"{:.1f}\" fill=\"#80ccff\"/>"
+            "<text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text></g>",
+            html_escape(model.version), model.current ? ", current" : "", html_escape(model.status),
+            model.precision ? fmt::format("{:.3f}", precision) : std::string("-"),
+            model.recall ? fmt::format("{:.3f}", recall) : std::string("-"), x,
+            4 + k_height * (1 - precision), k_height * precision, x + 17,
+            4 + k_height * (1 - recall), k_height * recall, x, k_height + 20,
+            html_escape(model.version.substr(0, 8)));
+    }
+    return svg + "</svg>";
+}
+
 }  // namespace
 
 std::string html_escape(std::string_view text) {
@@ -141,6 +204,12 @@ std::string render_page(const Snapshot& snapshot, int refresh_seconds) {
             "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr></table>",
             snapshot.queue.queued, snapshot.queue.running, snapshot.queue.failed,
             seconds_text(snapshot.queue.oldest_wait_seconds));
+        html +=
+            "<h2>Analyses</h2><p>per 10 minutes, the last 24 hours (green completed, red "
+            "failed):</p>" +
+            activity_chart(snapshot.recent, 2, "24 h ago", "now") +
+            "<p>per day, the last 30 days as far as the history reaches:</p>" +
+            activity_chart(snapshot.daily, 14, "30 days ago", "today");
         html += "<h2>Library</h2>" + bar_chart(snapshot.images_by_status);
         if (!snapshot.images_by_analyzer.empty()) {
             html += "<p>analyzed by eye, by analyzer and model version:</p>" +
@@ -148,6 +217,12 @@ std::string render_page(const Snapshot& snapshot, int refresh_seconds) {
         }
     }
 
+    if (!snapshot.models.empty()) {
+        html +=
+            "<h2>Learning loop</h2><p>model versions, oldest first: held-out precision "
+            "(dark) and recall (light)</p>" +
+            model_chart(snapshot.models);
+    }
     html +=
         "<h2>Schedule</h2><table><tr><th>task</th><th>when</th><th>next due</th>"
         "<th>last runs (oldest first)</th></tr>";

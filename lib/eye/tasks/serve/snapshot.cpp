@@ -58,6 +58,48 @@ const db::Statement k_runs{
     "       extract(epoch from finished_at - started_at) "
     "FROM eye.runs WHERE task = $1 AND args @> $2::jsonb ORDER BY started_at DESC LIMIT 20"};
 
+// Analyses per period since $1, grouped along jobs_completed_finished and failed_jobs_failed_at:
+// $2 the period in seconds, counted from the epoch so periods line up from one snapshot to the
+// next.
+const db::Statement k_activity{
+    "serve.activity",
+    "SELECT b, sum(c), sum(f) FROM ("
+    "  SELECT floor(extract(epoch from finished_at) / $2) * $2 AS b, count(*) AS c, 0 AS f "
+    "  FROM eye.jobs WHERE status = 'completed' AND finished_at >= $1::timestamptz GROUP BY 1 "
+    "  UNION ALL "
+    "  SELECT floor(extract(epoch from failed_at) / $2) * $2, 0, count(*) "
+    "  FROM eye.failed_jobs WHERE failed_at >= $1::timestamptz GROUP BY 1) t "
+    "GROUP BY b ORDER BY b"};
+
+const db::Statement k_models{
+    "serve.models",
+    "SELECT version, status, is_current, (metrics #>> '{held_out,precision}')::float8, "
+    "       (metrics #>> '{held_out,recall}')::float8 "
+    "FROM eye.models ORDER BY id DESC LIMIT 20"};
+
+// `count` periods of `period` ending with the one that holds `now`, filled from k_activity.
+std::vector<Bucket> read_activity(db::Transaction& tx, TimePoint now, std::chrono::seconds period,
+                                  int count) {
+    const auto seconds = period.count();
+    const auto last = static_cast<std::int64_t>(to_epoch(now)) / seconds * seconds;
+    const auto first = last - (count - 1) * seconds;
+    std::vector<Bucket> buckets(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        buckets[static_cast<std::size_t>(i)].start =
+            from_epoch(static_cast<double>(first + i * seconds));
+    }
+    for (const auto& row : tx.many(k_activity, from_epoch(static_cast<double>(first)),
+                                   static_cast<double>(seconds))) {
+        const auto at = static_cast<std::int64_t>(row[0].as<double>());
+        const auto index = (at - first) / seconds;
+        if (index >= 0 && index < count) {
+            buckets[static_cast<std::size_t>(index)].completed += row[1].as<std::int64_t>();
+            buckets[static_cast<std::size_t>(index)].failed += row[2].as<std::int64_t>();
+        }
+    }
+    return buckets;
+}
+
 void read_figures(db::Session& session, TimePoint now, Snapshot& snapshot) {
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
     auto queue = tx.one(k_queue, now);
@@ -77,6 +119,21 @@ void read_figures(db::Session& session, TimePoint now, Snapshot& snapshot) {
                                     row[2].as<int>(), row[3].as<double>(),
                                     row[4].as<std::int64_t>(), row[5].as<std::int64_t>(),
                                     row[6].as<std::int64_t>()});
+    }
+    snapshot.recent = read_activity(tx, now, std::chrono::minutes(10), 144);
+    snapshot.daily = read_activity(tx, now, std::chrono::hours(24), 30);
+    auto models = tx.many(k_models);
+    for (auto it = models.rbegin(); it != models.rend(); ++it) {
+        const auto& row = *it;
+        ModelRow model{
+            row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<bool>(), {}, {}};
+        if (!row[3].is_null()) {
+            model.precision = row[3].as<double>();
+        }
+        if (!row[4].is_null()) {
+            model.recall = row[4].as<double>();
+        }
+        snapshot.models.push_back(model);
     }
     for (const auto& row : tx.many(k_failed)) {
         snapshot.failed.push_back({row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
@@ -212,6 +269,32 @@ std::string snapshot_json(const Snapshot& snapshot) {
         w.field("file_path", failed.file_path);
         w.field("failed_at", format_iso8601(failed.failed_at));
         w.field("error", failed.error);
+        w.end_object();
+    }
+    w.end_array();
+    auto buckets = [&w](const char* name, const std::vector<Bucket>& rows) {
+        w.key(name);
+        w.begin_array();
+        for (const auto& bucket : rows) {
+            w.begin_object();
+            w.field("start", format_iso8601(bucket.start));
+            w.field("completed", bucket.completed);
+            w.field("failed", bucket.failed);
+            w.end_object();
+        }
+        w.end_array();
+    };
+    buckets("per_10_minutes", snapshot.recent);
+    buckets("per_day", snapshot.daily);
+    w.key("models");
+    w.begin_array();
+    for (const auto& model : snapshot.models) {
+        w.begin_object();
+        w.field("version", model.version);
+        w.field("status", model.status);
+        w.field("current", model.current);
+        w.field("precision", model.precision);
+        w.field("recall", model.recall);
         w.end_object();
     }
     w.end_array();

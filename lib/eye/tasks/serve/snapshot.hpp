@@ -58,6 +58,22 @@ struct TaskRow {
     std::vector<RunMark> runs;  // the last 20, oldest first
 };
 
+// Analyses that ended in one period: completed (eye.jobs) and failed for good (eye.failed_jobs).
+struct Bucket {
+    TimePoint start;
+    std::int64_t completed = 0;
+    std::int64_t failed = 0;
+};
+
+// A model version the learning loop trained, with its held-out scores where it has them.
+struct ModelRow {
+    std::string version;
+    std::string status;  // running | succeeded | failed
+    bool current = false;
+    std::optional<double> precision;
+    std::optional<double> recall;
+};
+
 struct Snapshot {
     TimePoint taken;
     monitor::Report checks;
@@ -69,6 +85,11 @@ struct Snapshot {
     std::vector<WorkerRow> workers;
     std::vector<FailedRow> failed;
     std::vector<TaskRow> schedule;
+    // per 10 minutes over the last 24 hours (144, oldest first), and per day over 30 days as far
+    // as the history reaches (eye-cleanup keeps --keep-completed of completed jobs)
+    std::vector<Bucket> recent;
+    std::vector<Bucket> daily;
+    std::vector<ModelRow> models;  // the last 20, oldest first
 };
 
 // Reads a snapshot. `context.db` may be null (the database is down): the checks say so and the
