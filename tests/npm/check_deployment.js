@@ -83,6 +83,7 @@ const MODELS = {
     'apps/v1/Deployment': ['kubernetes-models/apps/v1/Deployment', 'Deployment'],
     'v1/ConfigMap': ['kubernetes-models/v1/ConfigMap', 'ConfigMap'],
     'v1/PersistentVolumeClaim': ['kubernetes-models/v1/PersistentVolumeClaim', 'PersistentVolumeClaim'],
+    'v1/Service': ['kubernetes-models/v1/Service', 'Service'],
 };
 const kubernetesDir = path.join(source, 'crontab', 'kubernetes');
 let manifests = 0;

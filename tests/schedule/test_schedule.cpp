@@ -215,6 +215,15 @@ TEST_CASE("kubernetes: a CronJob per task, a Deployment for the worker, no secre
     CHECK_THAT(file(files, "eye-config.yaml").content,
                Contains("kind: ConfigMap") && !Contains("postgresql://eye"));
     CHECK_THAT(file(files, "eye-state.yaml").content, Contains("kind: PersistentVolumeClaim"));
+    // eye serve: a Deployment probed at /healthz, its token from a Secret, behind a Service
+    CHECK_THAT(
+        file(files, "eye-serve.yaml").content,
+        Contains("kind: Deployment") && Contains("replicas: 1") &&
+            Contains("command: [\"eye\", \"serve\", \"--listen=0.0.0.0:8090\"]") &&
+            Contains("readinessProbe:\n            httpGet:\n              path: /healthz") &&
+            Contains("livenessProbe:") && Contains("name: EYE_SERVE_TOKEN") &&
+            Contains("name: eye-serve\n                  key: token") &&
+            Contains("---\napiVersion: v1\nkind: Service\n") && Contains("targetPort: http"));
 }
 
 TEST_CASE("systemd: a service and a timer per task, a restarted worker, a confined service") {

@@ -200,6 +200,66 @@ std::string deployment(const ScheduledTask& task, const ExportOptions& options) 
                fmt::arg("pod", pod_template(task, options, "Always", 4)));
 }
 
+// eye serve: one replica behind a Service, probed at /healthz, its token from the Secret
+// eye-serve (key token), which it needs since it listens beyond loopback.
+std::string serve_manifests(const ExportOptions& options) {
+    ScheduledTask task;
+    task.name = "serve";
+    task.summary = "the status page, /api/status and /metrics";
+    task.program = "eye";
+    task.args = {"serve", "--listen=0.0.0.0:8090"};
+    std::string pod = pod_template(task, options, "Always", 4);
+    // the pod sits 4 columns in: its container's keys at 10, list items under them at 12
+    pod.insert(pod.find("            - name: EYE_DATABASE_URL\n"),
+               "            - name: EYE_SERVE_TOKEN\n"
+               "              valueFrom:\n"
+               "                secretKeyRef:\n"
+               "                  name: eye-serve\n"
+               "                  key: token\n");
+    pod.insert(pod.find("          envFrom:\n"),
+               "          ports:\n"
+               "            - name: http\n"
+               "              containerPort: 8090\n"
+               "          readinessProbe:\n"
+               "            httpGet:\n"
+               "              path: /healthz\n"
+               "              port: http\n"
+               "            periodSeconds: 10\n"
+               "          livenessProbe:\n"
+               "            httpGet:\n"
+               "              path: /healthz\n"
+               "              port: http\n"
+               "            periodSeconds: 30\n"
+               "            failureThreshold: 3\n");
+    const std::string service = fmt::format(
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: Service\n"
+        "metadata:\n"
+        "  name: eye-serve\n"
+        "  labels:\n"
+        "{0}"
+        "spec:\n"
+        "  selector:\n"
+        "{0}"
+        "  ports:\n"
+        "    - name: http\n"
+        "      port: 8090\n"
+        "      targetPort: http\n",
+        labels(task, 4));
+    return manifest_head(task, "apps/v1", "Deployment") +
+           fmt::format(
+               "spec:\n"
+               "  replicas: 1\n"
+               "  selector:\n"
+               "    matchLabels:\n"
+               "{}"
+               "  template:\n"
+               "{}",
+               labels(task, 6), pod) +
+           service;
+}
+
 }  // namespace
 
 std::vector<ExportedFile> export_kubernetes(const std::vector<ScheduledTask>& tasks,
@@ -251,6 +311,7 @@ std::vector<ExportedFile> export_kubernetes(const std::vector<ScheduledTask>& ta
                                                            ? deployment(task, options)
                                                            : cron_job(task, options)});
     }
+    files.push_back({"eye-serve.yaml", serve_manifests(options)});
     return files;
 }
 
