@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <httplib.h>
+#include <map>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
@@ -214,6 +216,60 @@ TEST_CASE("eye serve's /metrics is Prometheus text") {
         eye::testing::run("/bin/sh", {"-c", promtool + " check metrics < " + file.string()});
     INFO(check.out << check.err);
     CHECK(check.exit_code == 0);
+}
+
+TEST_CASE("Prometheus itself scrapes eye serve's /metrics and records the series") {
+    const std::string prometheus =
+        std::string(EYE_SOURCE_DIR) + "/.cache/test-tools/prometheus/usr/bin/prometheus";
+    if (access(prometheus.c_str(), X_OK) != 0) {
+        FAIL("no prometheus server at " << prometheus << "; run scripts/setup --test");
+    }
+    TestDatabase db;
+    insert_media(db, MediaRow().with_status("completed"));
+    insert_media(db, MediaRow().with_status("failed"));
+    Served served(db, {"--refresh=1s"});
+    TempDir dir;
+    const int port = free_port();
+    std::ofstream(dir.path / "prometheus.yml") << fmt::format(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: eye\n"
+        "    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+        served.port());
+    eye::testing::Process server(prometheus,
+                                 {"--config.file=" + (dir.path / "prometheus.yml").string(),
+                                  "--storage.tsdb.path=" + (dir.path / "data").string(),
+                                  fmt::format("--web.listen-address=127.0.0.1:{}", port)},
+                                 {});
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(2);
+    std::string body;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto response = client.Get("/api/v1/query?query=eye_images");
+        if (response && response->status == 200 &&
+            response->body.find("\"status\":\"failed\"") != std::string::npos) {
+            body = response->body;
+            break;
+        }
+        REQUIRE(server.running());
+        std::this_thread::sleep_for(250ms);
+    }
+    INFO(server.err_so_far());
+    REQUIRE_FALSE(body.empty());
+    auto parsed = eye::json::parse(body);
+    REQUIRE(parsed);
+    std::map<std::string, std::string> series;
+    for (const auto& sample : (*parsed)["data"]["result"].GetArray()) {
+        series[sample["metric"]["status"].GetString()] = sample["value"][1].GetString();
+    }
+    CHECK(series["completed"] == "1");
+    CHECK(series["failed"] == "1");
+    CHECK(series["pending"] == "0");
+    // and the scrape itself was healthy
+    auto up = client.Get("/api/v1/query?query=up");
+    REQUIRE(up);
+    CHECK_THAT(up->body, Catch::Contains("\"value\":[") && Catch::Contains(",\"1\"]"));
+    server.signal(SIGTERM);
+    server.wait();
 }
 
 TEST_CASE("what the database holds is shown as text, never as markup") {
