@@ -109,9 +109,10 @@ TEST_CASE("db:migrate on an empty database creates media_files and schema eye") 
                          "WHERE indexname LIKE 'eye\\_media%'") ==
           "eye_media_files_completed,eye_media_files_failed,eye_media_files_file_hash,"
           "eye_media_files_file_path,eye_media_files_missing,eye_media_files_newest,"
-          "eye_media_files_oldest,eye_media_files_processing,eye_media_files_undescribed");
+          "eye_media_files_oldest,eye_media_files_processing,eye_media_files_status,"
+          "eye_media_files_undescribed");
     CHECK(db.query_value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == "0");
-    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "9");
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "10");
 }
 
 TEST_CASE("db:migrate twice in a row changes nothing the second time") {
@@ -177,6 +178,7 @@ TEST_CASE("db:migrate from version 3 keeps the indexes it finds current and buil
     db.execute("ALTER TABLE eye.jobs DROP COLUMN rescues");
     db.execute("DROP INDEX eye_media_files_undescribed");
     db.execute("DROP INDEX eye_media_files_newest");
+    db.execute("DROP INDEX eye_media_files_status");
     db.execute("ALTER TABLE eye.models DROP COLUMN model");
     db.execute("ALTER TABLE eye.media_state DROP COLUMN predicted_tags");
     auto missing = index_oid(db, "eye_media_files_missing");
@@ -185,15 +187,16 @@ TEST_CASE("db:migrate from version 3 keeps the indexes it finds current and buil
     auto report = eye::db::migrate(session, {});
     INFO(steps_of(report));
     CHECK(report.from_version == 3);
-    REQUIRE(report.steps.size() == 6);
+    REQUIRE(report.steps.size() == 7);
     CHECK_THAT(report.steps[4], Catch::Equals("create index eye_media_files_undescribed"));
     CHECK_THAT(report.steps[5], Catch::Equals("create index eye_media_files_newest"));
+    CHECK_THAT(report.steps[6], Catch::Equals("create index eye_media_files_status"));
     CHECK(db.query_value("SELECT count(*) FROM information_schema.columns WHERE "
                          "(table_name, column_name) IN (('models', 'model'), "
                          "('media_state', 'predicted_tags'))") == "2");
     CHECK(index_oid(db, "eye_media_files_missing") == missing);
     CHECK(index_oid(db, "eye_media_files_oldest") == oldest);
-    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "9");
+    CHECK(db.query_value("SELECT count(*) FROM eye.media_indexes") == "10");
 }
 
 TEST_CASE("db:migrate from version 5 adds the EXIF columns to the media_files eye created") {

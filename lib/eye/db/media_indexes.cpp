@@ -156,6 +156,16 @@ const std::vector<MediaIndex>& media_indexes() {
                  "media_files (media_type, created_at DESC, id DESC) WHERE {}",
                  k_completed_rows);
          }},
+        {"eye_media_files_status", 7,
+         [](const auto& columns) -> std::optional<std::string> {
+             if (!has_all(columns, {"media_type", "processing_status", "deleted_at"})) {
+                 return std::nullopt;
+             }
+             // the library by status (eye serve, each refresh): counted from the index alone
+             return std::string(
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS eye_media_files_status ON "
+                 "media_files (media_type, processing_status) WHERE deleted_at IS NULL");
+         }},
     };
     return k_indexes;
 }

@@ -22,21 +22,21 @@ const db::Statement k_queue{
     "'queued' AND available_at <= $1::timestamptz)), (SELECT count(*) FROM eye.failed_jobs) "
     "FROM eye.jobs WHERE status IN ('queued', 'running')"};
 
-// One count per status, each along the partial index eye keeps for it (or upstream's index on
-// processing_status), never the whole table.
+// The library by status, counted from eye_media_files_status alone (an index-only scan: no
+// table pages are read while the visibility map is current).
 const db::Statement k_images_by_status{
     "serve.images_by_status",
-    "SELECT s.status, (SELECT count(*) FROM media_files m WHERE m.processing_status = s.status "
-    "AND m.deleted_at IS NULL AND m.media_type = 'image') "
-    "FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed']) AS s(status)"};
+    "SELECT processing_status, count(*) FROM media_files "
+    "WHERE media_type = 'image' AND deleted_at IS NULL GROUP BY processing_status"};
 
-// eye.media_state is eye's own bookkeeping, one row per image eye analyzed: its index on
-// (analyzer, model_version, media_id) answers this without media_files.
+// eye.media_state is eye's own bookkeeping, one row per image eye analyzed, with the analyzer
+// and model version of its last good analysis: its index on (analyzer, model_version, media_id)
+// counts them without media_files or the table.
 const db::Statement k_images_by_analyzer{
     "serve.images_by_analyzer",
-    "SELECT coalesce(analyzer, '?') || ' ' || coalesce(model_version, '?'), count(*) "
-    "FROM eye.media_state WHERE status = 'completed' GROUP BY analyzer, model_version "
-    "ORDER BY count(*) DESC LIMIT 20"};
+    "SELECT analyzer || ' ' || coalesce(model_version, '?'), count(*) FROM eye.media_state "
+    "WHERE analyzer IS NOT NULL GROUP BY analyzer, model_version ORDER BY count(*) DESC "
+    "LIMIT 20"};
 
 const db::Statement k_workers{
     "serve.workers",
@@ -107,8 +107,18 @@ void read_figures(db::Session& session, TimePoint now, Snapshot& snapshot) {
     snapshot.queue.running = queue[1].as<std::int64_t>();
     snapshot.queue.oldest_wait_seconds = queue[2].is_null() ? 0.0 : queue[2].as<double>();
     snapshot.queue.failed = queue[3].as<std::int64_t>();
+    // every status a row can have, in their order, zero where no row has it
+    std::map<std::string, std::int64_t> by_status;
     for (const auto& row : tx.many(k_images_by_status)) {
-        snapshot.images_by_status.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>()});
+        by_status[row[0].is_null() ? "(none)" : row[0].as<std::string>()] =
+            row[1].as<std::int64_t>();
+    }
+    for (const char* status : {"pending", "processing", "completed", "failed"}) {
+        snapshot.images_by_status.push_back({status, by_status[status]});
+        by_status.erase(status);
+    }
+    for (const auto& [status, count] : by_status) {
+        snapshot.images_by_status.push_back({status, count});
     }
     for (const auto& row : tx.many(k_images_by_analyzer)) {
         snapshot.images_by_analyzer.push_back(
