@@ -74,7 +74,7 @@ std::string bar_chart(const std::vector<Count>& counts) {
         largest = std::max(largest, count.count);
     }
     std::string svg =
-        fmt::format("<svg width=\"520\" height=\"{}\" role=\"img\">", counts.size() * 20 + 4);
+        fmt::format("<svg width=\"560\" height=\"{}\" role=\"img\">", counts.size() * 20 + 4);
     for (std::size_t i = 0; i < counts.size(); ++i) {
         const auto& count = counts[i];
         const double width =
