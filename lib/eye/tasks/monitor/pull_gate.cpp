@@ -52,12 +52,19 @@ bool PullGate::acquire() {
         log::warning("could not take the pull's lock, pulling without it: {}", e.what());
         return true;
     }
-    auto holder = run_record::find_lock_holder(*m_context.db, k_lock);
-    std::string progress =
-        progress_of(run_record::running_summary(*m_context.db, "monitor", holder));
-    m_busy = fmt::format("a pull is in progress{}{} (host {}, pid {}, since {})",
-                         progress.empty() ? "" : ": ", progress, holder.host, holder.pid,
-                         holder.since ? format_utc(*holder.since) : std::string("an unknown time"));
+    try {
+        auto holder = run_record::find_lock_holder(*m_context.db, k_lock);
+        std::string progress =
+            progress_of(run_record::running_summary(*m_context.db, "monitor", holder));
+        m_busy =
+            fmt::format("a pull is in progress{}{} (host {}, pid {}, since {})",
+                        progress.empty() ? "" : ": ", progress, holder.host, holder.pid,
+                        holder.since ? format_utc(*holder.since) : std::string("an unknown time"));
+    } catch (const Error& e) {
+        // eye.runs may not exist yet: the lock alone says enough
+        log::debug("could not read the pull's progress: {}", e.what());
+        m_busy = "a pull is in progress (another monitor holds its lock)";
+    }
     return false;
 }
 
