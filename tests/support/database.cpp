@@ -2,9 +2,12 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include "eye/db/conninfo.hpp"
@@ -42,6 +45,23 @@ bool server_has_pgvector() {
                    .as<int>() > 0;
     }();
     return available;
+}
+
+void make_upstream(TestDatabase& db) {
+    if (!server_has_pgvector()) {
+        FAIL("the test server has no pgvector; hint: scripts/setup --pgvector");
+    }
+    std::ifstream file(std::string(EYE_SOURCE_DIR) + "/tests/fixtures/upstream_schema.sql");
+    REQUIRE(file.good());
+    std::ostringstream schema;
+    schema << file.rdbuf();
+    db.execute("CREATE EXTENSION IF NOT EXISTS vector");
+    db.execute(schema.str());
+    db.execute(
+        "INSERT INTO users (name, email, password, created_at, updated_at) VALUES ('Ada', "
+        "'ada@example.org', 'x', now(), now())");
+    auto session = db.connect();
+    eye::db::migrate(session, {});
 }
 
 TestDatabase::TestDatabase(bool migrated) {

@@ -60,4 +60,9 @@ const std::string& admin_url();
 // Whether the server has pgvector (the `vector` extension) available.
 bool server_has_pgvector();
 
+// Makes `db` (created without migrating) an Avinash-EYE database: pgvector,
+// tests/fixtures/upstream_schema.sql and one user, then eye's schema beside it. Fails the test
+// when the server has no pgvector.
+void make_upstream(TestDatabase& db);
+
 }  // namespace eye::testing

@@ -31,8 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path k_upstream_schema = fs::path(EYE_SOURCE_DIR) / "tests/fixtures/upstream_schema.sql";
-
 eye::testing::ProcessResult eye_run(const TestDatabase& db, const std::vector<std::string>& args,
                                     const std::string& media_root = "/nonexistent-media-root") {
     return eye::testing::run("eye", args,
@@ -75,20 +73,6 @@ std::int64_t failed_job(const TestDatabase& db, std::int64_t media, const std::s
                     "created_at, failed_at) VALUES (4242, 'analyze', {}, 3, 'import', '{}', "
                     "now() - interval '2 hours', now() - interval '1 hour') RETURNING id",
                     media, error)));
-}
-
-// An Avinash-EYE database (tests/fixtures/upstream_schema.sql) with eye's schema beside it.
-void make_upstream(TestDatabase& db) {
-    if (!eye::testing::server_has_pgvector()) {
-        FAIL("the test server has no pgvector; hint: scripts/setup --pgvector");
-    }
-    db.execute("CREATE EXTENSION IF NOT EXISTS vector");
-    db.execute(eye::testing::read_file(k_upstream_schema));
-    db.execute(
-        "INSERT INTO users (name, email, password, created_at, updated_at) VALUES ('Ada', "
-        "'ada@example.org', 'x', now(), now())");
-    auto session = db.connect();
-    eye::db::migrate(session, {});
 }
 
 }  // namespace
@@ -347,7 +331,7 @@ TEST_CASE("media:list refuses a status it does not know and a limit out of range
 
 TEST_CASE("media:list and media:show read Avinash-EYE's own media_files") {
     TestDatabase db(false);
-    make_upstream(db);
+    eye::testing::make_upstream(db);
     auto upload = std::stoll(db.query_value(
         "INSERT INTO media_files (user_id, media_type, file_path, original_filename, mime_type, "
         "file_size, processing_status, processing_stage, camera_make, embedding, created_at, "

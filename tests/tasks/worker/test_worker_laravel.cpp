@@ -27,22 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path k_upstream_schema = fs::path(EYE_SOURCE_DIR) / "tests/fixtures/upstream_schema.sql";
-
-// An Avinash-EYE database with eye's schema beside it.
-void make_upstream(TestDatabase& db) {
-    if (!eye::testing::server_has_pgvector()) {
-        FAIL("the test server has no pgvector; hint: scripts/setup --pgvector");
-    }
-    db.execute("CREATE EXTENSION IF NOT EXISTS vector");
-    db.execute(eye::testing::read_file(k_upstream_schema));
-    db.execute(
-        "INSERT INTO users (name, email, password, created_at, updated_at) VALUES ('Ada', "
-        "'ada@example.org', 'x', now(), now())");
-    auto session = db.connect();
-    eye::db::migrate(session, {});
-}
-
 // Laravel 11's payload for ProcessImageAnalysis::dispatch($id)->onQueue('image-processing'),
 // as json_encode writes it (see tests/queue/test_laravel_payload.cpp for how it is built).
 std::string upload_payload(long long id) {
@@ -77,7 +61,7 @@ TEST_CASE(
     "an upload's job is taken from Laravel's queue and its row filled as upstream's job "
     "fills it") {
     TestDatabase db(false);
-    make_upstream(db);
+    eye::testing::make_upstream(db);
     TempDir media;
     fs::copy_file(eye::testing::k_images / "rocket.jpg", media.path / "rocket.jpg");
     auto tagged = eye::testing::run(
@@ -196,7 +180,7 @@ TEST_CASE(
 
 TEST_CASE("while an upload is analyzed its row shows the stage upstream's page shows") {
     TestDatabase db(false);
-    make_upstream(db);
+    eye::testing::make_upstream(db);
     TempDir media;
     fs::copy_file(eye::testing::k_images / "coffee.png", media.path / "coffee.png");
     const std::string image = insert_upload(db, "coffee.png");
@@ -229,7 +213,7 @@ TEST_CASE("while an upload is analyzed its row shows the stage upstream's page s
 
 TEST_CASE("3 eye-workers and a PHP worker share 10,000 uploads: each analyzed exactly once") {
     TestDatabase db(false);
-    make_upstream(db);
+    eye::testing::make_upstream(db);
     db.execute("CREATE TABLE laravel_analyses (media_id bigint NOT NULL)");
     TempDir media;
     {
@@ -295,7 +279,7 @@ TEST_CASE("3 eye-workers and a PHP worker share 10,000 uploads: each analyzed ex
 
 TEST_CASE("the monitor counts the uploads nobody took for 10 minutes") {
     TestDatabase db(false);
-    make_upstream(db);
+    eye::testing::make_upstream(db);
     const std::string video = insert_upload(db, "clip.mp4", "video");
     const std::string image = insert_upload(db, "new.jpg");
     // one waiting for an hour (a video's: the bridge leaves it), one just queued
