@@ -88,12 +88,13 @@ FROM params p, generate_series(1, p.total_rows) AS g,
 ORDER BY g;
 
 -- eye.media_state: eye's record of each image it analyzed, for 95 % of the completed images,
--- over three analyzer/model version pairs (an upgrade half done, and the builtin analyzer for
--- some), and a failed record per failed image
+-- over three analyzer/model version pairs (an upgrade half done, and the builtin analyzer's
+-- current version, what eye serve counts "outdated" against without EYE_AI_URL, for some), and
+-- a failed record per failed image
 INSERT INTO eye.media_state (media_id, analyzer, model_version, status, analyzed_at, updated_at)
 SELECT id, CASE WHEN id % 20 < 17 THEN 'avinash' ELSE 'builtin' END,
        CASE WHEN id % 20 < 11 THEN 'llava:13b-v1.6' WHEN id % 20 < 17 THEN 'llava:7b-v1.5'
-            ELSE 'builtin-3' END,
+            ELSE 'builtin-2' END,
        'completed', processing_completed_at AT TIME ZONE 'UTC', processing_completed_at AT TIME ZONE 'UTC'
 FROM media_files
 WHERE processing_status = 'completed' AND media_type = 'image' AND id % 20 <> 9;

@@ -205,8 +205,15 @@ def cmd_wait(args):
     while time.monotonic() < deadline:
         try:
             status, _, _ = get(args.host, args.port, "/healthz", timeout=2)
-            if status == 200:
+            if status == 200 and not args.library:
                 return
+            if status == 200:
+                conn = http.client.HTTPConnection(args.host, args.port, timeout=60)
+                conn.request("GET", "/api/status")
+                body = conn.getresponse().read()
+                conn.close()
+                if b'"library"' in body:
+                    return
         except OSError:
             pass
         time.sleep(0.1)
@@ -368,6 +375,7 @@ DURATION = re.compile(r"^duration: ([0-9.]+) ms  (?:(parse|bind|execute) ([^:]*)
                       re.S)
 PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
 MARKER = "SELECT extract(epoch from now())"
+LIBRARY = "serve.library."
 
 
 def log_records(path, offset):
@@ -432,7 +440,11 @@ def cmd_snapshots(args):
     # eye serve's snapshot session is the backend that ran the most statements (the runner's
     # own session only writes the run record). A snapshot starts with its clock read; should
     # that ever go, with whatever statement the session ran first.
-    best = max((statements(records) for records in log_records(args.log, args.offset).values()),
+    sessions = [statements(records) for records in log_records(args.log, args.offset).values()]
+    # the library's slow counts run on a session of their own (LibraryCounter)
+    library = [st for ses in sessions for st in ses if (st["name"] or "").startswith(LIBRARY)]
+    best = max((ses for ses in sessions
+                if not any((st["name"] or "").startswith(LIBRARY) for st in ses)),
                key=len, default=[])
     selects = [st for st in best if st["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
     if not selects:
@@ -481,8 +493,12 @@ def cmd_snapshots(args):
     print(f"snapshot_statements={len(snapshots[-1])}")
     print(f"top_statement={rows[0][1]}")
     print(f"top_statement_ms={rows[0][0]:.1f}")
+    report_library(library)
     if args.explain:
-        write_explain(snapshots[-1], args.explain)
+        last = {}
+        for st in library:
+            last[st["name"]] = st
+        write_explain(snapshots[-1] + list(last.values()), args.explain)
     if args.dump:
         os.makedirs(args.dump, exist_ok=True)
         for st in snapshots[-1]:
@@ -491,6 +507,24 @@ def cmd_snapshots(args):
                 if not os.path.exists(target):
                     with open(target, "w", encoding="utf-8") as f:
                         f.write(st["sql"].strip().rstrip(";") + "\n")
+
+
+def report_library(library):
+    counts = sum(1 for st in library if st["name"] == LIBRARY + "completed")
+    if not counts:
+        print("  no count of the library in the log")
+        print("library_counts=0")
+        return
+    by_name = {}
+    for st in library:
+        by_name.setdefault(st["name"], []).append(st["ms"])
+    total = sum(statistics.median(v) for v in by_name.values())
+    print(f"  the library's counts (their own session, in the background): {counts} in the log;"
+          f" database time per count (the sum of the medians): {total:.1f} ms")
+    for name, values in sorted(by_name.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"  {name:<50} {len(values):>4} {statistics.median(values):>10.2f} {max(values):>9.2f}")
+    print(f"library_counts={counts}")
+    print(f"library_db_ms={total:.1f}")
 
 
 def write_explain(snapshot, path):
@@ -640,6 +674,8 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--library", action="store_true",
+                   help="also until /api/status holds the library's first count")
     p.set_defaults(func=cmd_wait)
 
     args = parser.parse_args()

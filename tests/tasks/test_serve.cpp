@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "eye/analyzers/builtin/builtin.hpp"
 #include "eye/json/json.hpp"
 #include "support/database.hpp"
 #include "support/media.hpp"
@@ -124,6 +125,117 @@ TEST_CASE("eye serve's figures are the database's, and one snapshot serves a ref
     CHECK(again["queue"]["queued"].GetInt64() == 1);
     // serve records no runs and writes nothing
     CHECK(db.query_value("SELECT count(*) FROM eye.runs") == "0");
+}
+
+TEST_CASE(
+    "eye serve counts the images by analysis, missing and outdated, as the database has them") {
+    TestDatabase db;
+    const std::string current = eye::analyzers::k_builtin_model_version;
+    auto completed = [&db](const char* description) {
+        return insert_media(db, MediaRow().with_status("completed").described(description));
+    };
+    std::vector<std::int64_t> by_current;
+    for (int i = 0; i < 4; ++i) {
+        by_current.push_back(completed("a cat"));
+    }
+    const auto by_old = completed("a dog");
+    const auto by_avinash = completed("");         // an empty description: missing
+    completed("upstream's");                       // before eye: no eye.media_state row
+    const auto only_failed = completed("a tree");  // eye.media_state without a good analysis
+    const auto deleted = insert_media(db, MediaRow().with_status("completed").soft_deleted());
+    const auto requeued = insert_media(db, MediaRow().with_status("pending"));
+    insert_media(db, MediaRow().with_status("pending"));
+    insert_media(db, MediaRow().with_status("failed"));
+    insert_media(db, MediaRow().with_status("completed").of_type("video"));
+    // every image has an embedding but by_current[0] (missing one)
+    db.execute(
+        fmt::format("UPDATE media_files SET embedding = array_fill(0.5::real, ARRAY[512]){} "
+                    "WHERE id <> {}",
+                    eye::testing::server_has_pgvector() ? "::vector" : "", by_current[0]));
+    auto state = [&db](std::int64_t id, const char* analyzer, const std::string& version) {
+        db.execute(
+            fmt::format("INSERT INTO eye.media_state (media_id, analyzer, model_version, "
+                        "status, analyzed_at) VALUES ({}, {}, {}, 'completed', now())",
+                        id, analyzer, version));
+    };
+    for (auto id : by_current) {
+        state(id, "'builtin'", "'" + current + "'");
+    }
+    state(by_old, "'builtin'", "'builtin-1'");
+    state(by_avinash, "'avinash'", "'florence+clip'");
+    state(deleted, "'builtin'", "'" + current + "'");
+    state(requeued, "'builtin'", "'" + current + "'");
+    db.execute(
+        fmt::format("INSERT INTO eye.media_state (media_id, status, failed_at, "
+                    "consecutive_failures) VALUES ({}, 'failed', now(), 1)",
+                    only_failed));
+
+    Served served(db, {"--refresh=1s"});
+    // the first count is made at start, in the background: wait for it
+    rapidjson::Document status;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    do {
+        std::this_thread::sleep_for(100ms);
+        status = status_of(served.client());
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+    } while (!status.HasMember("library"));
+    const auto& library = status["library"];
+    REQUIRE(!library.HasMember("error"));
+    CHECK(std::string(library["analyzer"].GetString()) == "builtin");
+    CHECK(library["model_version"].GetString() == current);
+
+    // what the design says, asked of SQL directly
+    const std::string live_completed =
+        "m.media_type = 'image' AND m.deleted_at IS NULL AND m.processing_status = 'completed'";
+    CHECK(std::to_string(library["completed"].GetInt64()) ==
+          db.query_value("SELECT count(*) FROM media_files m WHERE " + live_completed));
+    CHECK(std::to_string(library["outdated"].GetInt64()) ==
+          db.query_value(fmt::format(
+              "SELECT count(*) FROM media_files m LEFT JOIN eye.media_state s ON s.media_id = m.id "
+              "WHERE {} AND (s.analyzer IS DISTINCT FROM 'builtin' OR s.model_version IS "
+              "DISTINCT FROM '{}')",
+              live_completed, current)));
+    CHECK(library["outdated"].GetInt64() == 4);  // by_old, by_avinash, before_eye, only_failed
+    CHECK(std::to_string(library["missing"].GetInt64()) ==
+          db.query_value("SELECT count(*) FROM media_files m WHERE m.media_type = 'image' AND "
+                         "m.deleted_at IS NULL AND (m.processing_status = 'pending' OR "
+                         "(m.processing_status = 'completed' AND (m.embedding IS NULL OR "
+                         "m.description IS NULL OR m.description = '')))"));
+    CHECK(library["missing"].GetInt64() == 4);  // 2 pending, by_current[0], by_avinash
+    CHECK(library["not_by_eye"].GetInt64() == 2);
+    std::map<std::string, std::int64_t> by_eye;
+    for (const auto& row : library["by_eye"].GetArray()) {
+        by_eye[std::string(row["analyzer"].GetString()) + " " + row["model_version"].GetString()] =
+            row["images"].GetInt64();
+    }
+    CHECK(by_eye == std::map<std::string, std::int64_t>{{"builtin " + current, 4},
+                                                        {"builtin builtin-1", 1},
+                                                        {"avinash florence+clip", 1}});
+
+    // the page and /metrics say the same
+    auto page = served.client().Get("/");
+    REQUIRE(page);
+    CHECK_THAT(page->body, Catch::Contains("<td class=\"num\">4</td><td class=\"num\">4</td>"));
+    auto metrics = served.client().Get("/metrics");
+    REQUIRE(metrics);
+    CHECK_THAT(
+        metrics->body,
+        Catch::Contains(fmt::format(
+            "eye_images_outdated{{analyzer=\"builtin\",model_version=\"{}\"}} 4\n", current)));
+    CHECK_THAT(metrics->body, Catch::Contains("eye_images_missing_analysis 4\n"));
+
+    // a new analysis is counted once the count is older than the refresh interval and a page
+    // asks: the next count after that
+    db.execute(fmt::format("UPDATE eye.media_state SET model_version = '{}' WHERE media_id = {}",
+                           current, by_old));
+    deadline = std::chrono::steady_clock::now() + 10s;
+    rapidjson::Document later;
+    do {
+        std::this_thread::sleep_for(300ms);
+        later = status_of(served.client());
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+    } while (later["library"]["outdated"].GetInt64() != 3);
+    CHECK(later["library"]["by_eye"][0]["images"].GetInt64() == 5);
 }
 
 TEST_CASE("eye serve's charts count the analyses the database holds, period by period") {

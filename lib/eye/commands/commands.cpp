@@ -196,10 +196,13 @@ const std::vector<Command>& commands() {
          "serve",
          "a status page, /api/status, /metrics and /healthz over HTTP, --listen",
          "Serves one page with the monitor's checks (read-only: serve never repairs), the "
-         "queue, the library by status and by analyzer, the schedule with its last runs, the "
+         "queue, the library by status, by analyzer and model version, how many images are "
+         "missing an analysis or outdated (against the analyzer and model version the worker "
+         "would use: --analyzer and the AI settings), the schedule with its last runs, the "
          "workers and the last 50 failed jobs; the same as JSON at /api/status, Prometheus "
-         "metrics at /metrics and a probe at /healthz. One read-only database session and one "
-         "snapshot per --refresh, however many clients. Off loopback every path but /healthz "
+         "metrics at /metrics and a probe at /healthz. Two read-only database sessions: one "
+         "snapshot per --refresh however many clients, and the slow library counts in the "
+         "background, at most once per --refresh. Off loopback every path but /healthz "
          "needs EYE_SERVE_TOKEN (Authorization: Bearer, or the login form's cookie); without "
          "one it refuses to start (78). Runs until SIGTERM.",
          {Database::none, Schema::any, Lock::none, Record::no, DryRun::no},

@@ -404,21 +404,26 @@ void add_reanalyze_options(CLI::App& app, Config& config, ReanalyzeOptions& opti
                         {"text", "json"});
 }
 
-Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
-    // what the worker would analyze with now; building it calls no service
+CurrentAnalyzer current_analyzer(const Config& config, db::Transaction& tx) {
     CurrentAnalyzer current;
     {
-        auto analyzer = analyzers::make_analyzer(context.config, 0);
+        // building it calls no service
+        auto analyzer = analyzers::make_analyzer(config, 0);
         current.name = analyzer->name();
         current.model_version = analyzer->model_version();
         current.gives_embeddings = analyzer->gives_embeddings();
     }
-    // the selection, the walk's new position and the queueing commit together: a failed queueing
-    // must not move the walk past images it never queued
-    db::Transaction tx(*context.db);
     // with a current tag model, "current" is the analyzer's version with the model's
     current.model_version = learning::current_version_for(current.name, current.model_version,
                                                           learning::current_model_info(tx));
+    return current;
+}
+
+Outcome run_reanalyze(Context& context, const ReanalyzeOptions& options) {
+    // the selection, the walk's new position and the queueing commit together: a failed queueing
+    // must not move the walk past images it never queued
+    db::Transaction tx(*context.db);
+    const CurrentAnalyzer current = current_analyzer(context.config, tx);
     auto selected = select_for_reanalysis(tx, options, current, !context.dry_run);
     const std::int64_t left_out = count_left_out(tx, options, current);
 

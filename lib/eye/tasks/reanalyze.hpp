@@ -34,6 +34,9 @@ struct CurrentAnalyzer {
     std::string model_version;  // "builtin-1"
     bool gives_embeddings = true;
 };
+// The analyzer and model version the worker would analyze with now, from the configuration and
+// the learning loop's current model (read in `tx`).
+CurrentAnalyzer current_analyzer(const Config& config, db::Transaction& tx);
 
 // The images a priority picks now, in `tx`, without queueing them.
 struct Selection {

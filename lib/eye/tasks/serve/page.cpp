@@ -14,7 +14,8 @@ const char* const k_style =
     "td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}"
     "th{background:#f0f0f0}.num{text-align:right}"
     ".ok{color:#1a7f37}.warning{color:#9a6700}.critical,.failed{color:#cf222e}"
-    ".unknown,.skipped{color:#6e7781}.error{font-family:monospace;white-space:pre-wrap}";
+    ".unknown,.skipped{color:#6e7781}.error{font-family:monospace;white-space:pre-wrap}"
+    ".note{color:#57606a;font-size:12px;max-width:60em}";
 
 std::string status_span(std::string_view status) {
     return fmt::format("<span class=\"{0}\">{0}</span>", html_escape(status));
@@ -180,6 +181,43 @@ std::string html_escape(std::string_view text) {
     return out;
 }
 
+// The slow counts: completed images by their analysis, missing and outdated, with their age.
+std::string library_section(const Snapshot& snapshot) {
+    if (!snapshot.library) {
+        return "<p>counting the images by analysis (the first count is under way)</p>";
+    }
+    const LibraryFigures& library = *snapshot.library;
+    const double age =
+        std::max(0.0, std::chrono::duration<double>(snapshot.taken - library.counted).count());
+    if (!library.error.empty()) {
+        return fmt::format("<p>could not count the images by analysis {} ago: {}</p>",
+                           seconds_text(age), html_escape(library.error));
+    }
+    std::vector<Count> rows;
+    for (const auto& count : library.by_eye) {
+        rows.push_back({count.analyzer + " " + count.model_version, count.images});
+    }
+    if (library.not_by_eye > 0) {
+        rows.push_back({"before eye", library.not_by_eye});
+    }
+    std::string html =
+        rows.empty()
+            ? fmt::format("<p>no completed image yet (counted {} ago)</p>", seconds_text(age))
+            : fmt::format(
+                  "<p>completed images by their last analysis (counted {} ago, in {:.2f} s):</p>",
+                  seconds_text(age), library.seconds) +
+                  bar_chart(rows);
+    return html + fmt::format(
+                      "<table><tr><th>missing an analysis</th><th>outdated</th></tr>"
+                      "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td></tr></table>"
+                      "<p class=\"note\">missing: pending, or completed without an embedding "
+                      "or a description (eye-reanalyze --priority=missing); outdated: completed, "
+                      "but not analyzed by {} {}, what the worker uses now "
+                      "(--priority=outdated)</p>",
+                      library.missing, library.outdated, html_escape(library.analyzer),
+                      html_escape(library.model_version));
+}
+
 std::string render_page(const Snapshot& snapshot, int refresh_seconds) {
     std::string html = fmt::format(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -211,10 +249,7 @@ std::string render_page(const Snapshot& snapshot, int refresh_seconds) {
             "<p>per day, the last 30 days as far as the history reaches:</p>" +
             activity_chart(snapshot.daily, 14, "30 days ago", "today");
         html += "<h2>Library</h2>" + bar_chart(snapshot.images_by_status);
-        if (!snapshot.images_by_analyzer.empty()) {
-            html += "<p>analyzed by eye, by analyzer and model version:</p>" +
-                    bar_chart(snapshot.images_by_analyzer);
-        }
+        html += library_section(snapshot);
     }
 
     if (!snapshot.models.empty()) {

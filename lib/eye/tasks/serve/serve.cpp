@@ -63,11 +63,33 @@ bool same_secret(const std::string& given, const std::string& secret) {
 
 const char* const k_cookie = "eye_session";
 
+// A session of eye serve's: read-only, without JIT (its statements are short: compiling them
+// costs more than it saves).
+db::Session connect_read_only(const Config& config) {
+    db::ConnectOptions options;
+    options.url = config.database_url;
+    options.application_name = run_record::application_name("eye serve");
+    options.time_zone = config.db_timezone;
+    options.statement_timeout = config.statement_timeout;
+    options.connect_timeout = config.connect_timeout;
+    db::Session session = db::Session::connect(options);
+    db::Transaction tx(session, db::Transaction::Mode::autocommit);
+    tx.run_sql("making the session read-only", "SET default_transaction_read_only = on");
+    tx.run_sql("turning JIT off", "SET jit = off");
+    return session;
+}
+
 // One database session (read-only, reconnected when lost) and the snapshot of the current
-// refresh interval: any number of clients cost one query set per interval.
+// refresh interval: any number of clients cost one query set per interval. The library's slow
+// counts come from a second session, in the background (LibraryCounter).
 class StatusSource {
 public:
-    StatusSource(Context& context, Milliseconds refresh) : m_context(context), m_refresh(refresh) {}
+    StatusSource(Context& context, Milliseconds refresh)
+        : m_context(context),
+          m_refresh(refresh),
+          m_library(
+              context.config, [&config = context.config] { return connect_read_only(config); },
+              refresh) {}
 
     struct Rendered {
         std::string page;
@@ -97,18 +119,7 @@ private:
         ExitCode connect_code = ExitCode::ok;
         if (!m_session) {
             try {
-                db::ConnectOptions options;
-                options.url = m_context.config.database_url;
-                options.application_name = run_record::application_name("eye serve");
-                options.time_zone = m_context.config.db_timezone;
-                options.statement_timeout = m_context.config.statement_timeout;
-                options.connect_timeout = m_context.config.connect_timeout;
-                m_session = db::Session::connect(options);
-                db::Transaction tx(*m_session, db::Transaction::Mode::autocommit);
-                tx.run_sql("making the session read-only",
-                           "SET default_transaction_read_only = on");
-                // the snapshot's statements are short: compiling them costs more than it saves
-                tx.run_sql("turning JIT off", "SET jit = off");
+                m_session = connect_read_only(m_context.config);
             } catch (const Error& e) {
                 m_session.reset();
                 connect_error = e.what();
@@ -142,6 +153,9 @@ private:
             }
         }
         Snapshot snapshot = serve::take_snapshot(context);
+        if (snapshot.database) {
+            snapshot.library = m_library.latest();
+        }
         if (m_session && !m_session->connection().is_open()) {
             m_session.reset();  // connect again at the next refresh
         }
@@ -154,11 +168,13 @@ private:
     std::optional<db::Session> m_session;
     std::optional<Rendered> m_rendered;
     Clock::time_point m_taken;
+    serve::LibraryCounter m_library;  // the second session of the two
 };
 
 }  // namespace
 
 void add_serve_options(CLI::App& app, Config& config, ServeOptions& options) {
+    add_settings(app, config, SettingGroup::analysis);  // "outdated": what the worker uses now
     add_settings(app, config, SettingGroup::ai);
     add_settings(app, config, SettingGroup::ollama);
     add_settings(app, config, SettingGroup::storage);

@@ -29,15 +29,6 @@ const db::Statement k_images_by_status{
     "SELECT processing_status, count(*) FROM media_files "
     "WHERE media_type = 'image' AND deleted_at IS NULL GROUP BY processing_status"};
 
-// eye.media_state is eye's own bookkeeping, one row per image eye analyzed, with the analyzer
-// and model version of its last good analysis: its index on (analyzer, model_version, media_id)
-// counts them without media_files or the table.
-const db::Statement k_images_by_analyzer{
-    "serve.images_by_analyzer",
-    "SELECT analyzer || ' ' || coalesce(model_version, '?'), count(*) FROM eye.media_state "
-    "WHERE analyzer IS NOT NULL GROUP BY analyzer, model_version ORDER BY count(*) DESC "
-    "LIMIT 20"};
-
 const db::Statement k_workers{
     "serve.workers",
     "SELECT w.id, w.host, w.pid, extract(epoch from $1::timestamptz - w.heartbeat_at), "
@@ -119,10 +110,6 @@ void read_figures(db::Session& session, TimePoint now, Snapshot& snapshot) {
     }
     for (const auto& [status, count] : by_status) {
         snapshot.images_by_status.push_back({status, count});
-    }
-    for (const auto& row : tx.many(k_images_by_analyzer)) {
-        snapshot.images_by_analyzer.push_back(
-            {row[0].as<std::string>(), row[1].as<std::int64_t>()});
     }
     for (const auto& row : tx.many(k_workers, now)) {
         snapshot.workers.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
@@ -254,7 +241,34 @@ std::string snapshot_json(const Snapshot& snapshot) {
         w.end_object();
     };
     counts("images_by_status", snapshot.images_by_status);
-    counts("images_by_analyzer", snapshot.images_by_analyzer);
+    if (snapshot.library) {
+        const LibraryFigures& library = *snapshot.library;
+        w.key("library");
+        w.begin_object();
+        w.field("counted_at", format_iso8601(library.counted));
+        w.field("seconds", library.seconds);
+        if (!library.error.empty()) {
+            w.field("error", library.error);
+        } else {
+            w.field("analyzer", library.analyzer);
+            w.field("model_version", library.model_version);
+            w.field("completed", library.completed);
+            w.key("by_eye");
+            w.begin_array();
+            for (const auto& count : library.by_eye) {
+                w.begin_object();
+                w.field("analyzer", count.analyzer);
+                w.field("model_version", count.model_version);
+                w.field("images", count.images);
+                w.end_object();
+            }
+            w.end_array();
+            w.field("not_by_eye", library.not_by_eye);
+            w.field("outdated", library.outdated);
+            w.field("missing", library.missing);
+        }
+        w.end_object();
+    }
     w.key("workers");
     w.begin_array();
     for (const auto& worker : snapshot.workers) {
@@ -341,8 +355,13 @@ std::string snapshot_metrics(const Snapshot& snapshot) {
     auto family = [&out](const char* name, const char* help) {
         out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
     };
-    family("eye_up", "Whether eye serve could read the database (1) or not (0).");
-    out += fmt::format("eye_up {}\n", snapshot.database ? 1 : 0);
+    // a family of one sample without labels
+    auto gauge = [&](const char* name, const char* help, auto value) {
+        family(name, help);
+        out += fmt::format("{} {}\n", name, value);
+    };
+    gauge("eye_up", "Whether eye serve could read the database (1) or not (0).",
+          snapshot.database ? 1 : 0);
     family("eye_check_status",
            "Each monitor check: 0 ok or skipped, 1 warning, 2 unknown, 3 critical.");
     for (const auto& check : snapshot.checks.checks) {
@@ -356,22 +375,35 @@ std::string snapshot_metrics(const Snapshot& snapshot) {
     out += fmt::format("eye_queue_jobs{{status=\"queued\"}} {}\n", snapshot.queue.queued);
     out += fmt::format("eye_queue_jobs{{status=\"running\"}} {}\n", snapshot.queue.running);
     out += fmt::format("eye_queue_jobs{{status=\"failed\"}} {}\n", snapshot.queue.failed);
-    family("eye_queue_oldest_wait_seconds", "How long the oldest due job has waited.");
-    out += fmt::format("eye_queue_oldest_wait_seconds {}\n", snapshot.queue.oldest_wait_seconds);
+    gauge("eye_queue_oldest_wait_seconds", "How long the oldest due job has waited.",
+          snapshot.queue.oldest_wait_seconds);
     family("eye_images", "Images by processing_status.");
     for (const auto& count : snapshot.images_by_status) {
         out += fmt::format("eye_images{{status=\"{}\"}} {}\n", label(count.name), count.count);
     }
-    family("eye_images_analyzed", "Images eye analyzed, by analyzer and model version.");
-    for (const auto& count : snapshot.images_by_analyzer) {
-        const auto space = count.name.find(' ');
-        out += fmt::format("eye_images_analyzed{{analyzer=\"{}\",model_version=\"{}\"}} {}\n",
-                           label(count.name.substr(0, space)),
-                           label(space == std::string::npos ? "" : count.name.substr(space + 1)),
-                           count.count);
+    if (snapshot.library && snapshot.library->error.empty()) {
+        const LibraryFigures& library = *snapshot.library;
+        family("eye_images_analyzed",
+               "Completed images by the analyzer and model version of their last good analysis "
+               "by eye.");
+        for (const auto& count : library.by_eye) {
+            out += fmt::format("eye_images_analyzed{{analyzer=\"{}\",model_version=\"{}\"}} {}\n",
+                               label(count.analyzer), label(count.model_version), count.images);
+        }
+        gauge("eye_images_not_analyzed_by_eye",
+              "Completed images eye never analyzed (analyzed before eye).", library.not_by_eye);
+        family("eye_images_outdated",
+               "Completed images not analyzed by the analyzer and model version in use now.");
+        out += fmt::format("eye_images_outdated{{analyzer=\"{}\",model_version=\"{}\"}} {}\n",
+                           label(library.analyzer), label(library.model_version), library.outdated);
+        gauge("eye_images_missing_analysis",
+              "Pending images, and completed ones without an embedding or a description.",
+              library.missing);
+        gauge("eye_library_counted_timestamp_seconds",
+              "When the library's analyzer, outdated and missing counts were taken.",
+              fmt::format("{:.3f}", to_epoch(library.counted)));
     }
-    family("eye_workers_alive", "Workers whose status is running.");
-    out += fmt::format("eye_workers_alive {}\n", snapshot.workers.size());
+    gauge("eye_workers_alive", "Workers whose status is running.", snapshot.workers.size());
     family("eye_task_runs", "The last runs shown per scheduled task, by result.");
     for (const auto& task : snapshot.schedule) {
         std::map<std::string, int> by_status;

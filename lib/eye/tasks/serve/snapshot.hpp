@@ -8,6 +8,7 @@
 #include "eye/core/time.hpp"
 #include "eye/runner/command.hpp"
 #include "eye/tasks/monitor/report.hpp"
+#include "eye/tasks/serve/library.hpp"
 
 // What eye serve shows, read at once: the monitor's checks (read-only), the queue, the library,
 // the workers, the failed jobs and the schedule's recent runs. Every query is read-only and
@@ -22,7 +23,7 @@ struct QueueFigures {
 };
 
 struct Count {
-    std::string name;  // a processing_status, or "analyzer model_version"
+    std::string name;  // a processing_status
     std::int64_t count = 0;
 };
 
@@ -81,7 +82,8 @@ struct Snapshot {
     bool database = false;  // the figures below were read
     QueueFigures queue;
     std::vector<Count> images_by_status;
-    std::vector<Count> images_by_analyzer;
+    // the slow counts, from LibraryCounter: as of their own time, none before the first
+    std::optional<LibraryFigures> library;
     std::vector<WorkerRow> workers;
     std::vector<FailedRow> failed;
     std::vector<TaskRow> schedule;
