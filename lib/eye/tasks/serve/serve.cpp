@@ -1,10 +1,14 @@
 #include "eye/tasks/serve/serve.hpp"
 
+#include <arpa/inet.h>
 #include <chrono>
+#include <filesystem>
 #include <httplib.h>
 #include <mutex>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <optional>
+#include <sys/socket.h>
 #include <thread>
 
 #include <fmt/format.h>
@@ -62,6 +66,38 @@ bool same_secret(const std::string& given, const std::string& secret) {
 }
 
 const char* const k_cookie = "eye_session";
+
+// cpp-httplib 0.11 listens with a queue of 5 connections, so a burst of clients beyond that has
+// its SYNs dropped and sent again a second later. Calling listen() again on the listening
+// socket (found by its port among our descriptors) only sets its queue, here to the system's
+// maximum. Returns whether it did.
+bool widen_accept_queue(int port) {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+        const std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const int fd = std::stoi(name);
+        int listening = 0;
+        socklen_t size = sizeof listening;
+        sockaddr_storage address{};
+        socklen_t length = sizeof address;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening ||
+            getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            continue;
+        }
+        const int bound = address.ss_family == AF_INET
+                              ? ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port)
+                          : address.ss_family == AF_INET6
+                              ? ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port)
+                              : -1;
+        if (bound == port) {
+            return ::listen(fd, SOMAXCONN) == 0;
+        }
+    }
+    return false;
+}
 
 // A session of eye serve's: read-only, without JIT (its statements are short: compiling them
 // costs more than it saves).
@@ -286,6 +322,9 @@ Outcome run_serve(Context& context, const ServeOptions& options) {
     if (!server.bind_to_port(address.host, address.port)) {
         throw ConfigError(fmt::format("cannot listen on {}", options.listen),
                           "is another program using the port? choose another with --listen");
+    }
+    if (!widen_accept_queue(address.port)) {
+        log::debug("kept cpp-httplib's accept queue of 5 connections");
     }
     log::info("serving on http://{}{}", options.listen, guarded ? " (token required)" : "");
     std::thread listener([&server] { server.listen_after_bind(); });
