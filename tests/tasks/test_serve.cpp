@@ -127,6 +127,42 @@ TEST_CASE("eye serve's figures are the database's, and one snapshot serves a ref
     CHECK(db.query_value("SELECT count(*) FROM eye.runs") == "0");
 }
 
+TEST_CASE("eye serve shows each live worker with its heartbeat's age and the jobs it holds") {
+    TestDatabase db;
+    const auto held = insert_media(db, MediaRow().with_status("processing").at("2024/held.jpg"));
+    const auto other = insert_media(db, MediaRow().with_status("processing").at("other.jpg"));
+    db.execute(
+        "INSERT INTO eye.workers (id, host, pid, heartbeat_at, jobs_done) VALUES "
+        "('w-1', 'host-a', 11, now() - interval '20 seconds', 7), "
+        "('w-2', 'host-b', 12, now(), 0)");
+    db.execute(
+        "INSERT INTO eye.workers (id, host, pid, status) VALUES ('w-old', 'h', 1, 'stopped')");
+    db.execute(fmt::format(
+        "INSERT INTO eye.jobs (media_id, status, worker_id, started_at, heartbeat_at, attempts) "
+        "VALUES ({0}, 'running', 'w-1', now() - interval '90 seconds', now(), 1), "
+        "({1}, 'running', 'w-2', now(), now(), 1)",
+        held, other));
+    const std::string job =
+        db.query_value(fmt::format("SELECT id FROM eye.jobs WHERE media_id = {}", held));
+    Served served(db, {"--refresh=30s"});
+    auto status = status_of(served.client());
+    const auto& workers = status["workers"];
+    REQUIRE(workers.Size() == 2);  // the stopped one is not alive
+    CHECK(std::string(workers[0]["id"].GetString()) == "w-1");
+    CHECK(workers[0]["heartbeat_age_seconds"].GetDouble() >= 19);
+    CHECK(workers[0]["holds"].GetInt64() == 1);
+    REQUIRE(workers[0]["held"].Size() == 1);
+    CHECK(std::to_string(workers[0]["held"][0]["job_id"].GetInt64()) == job);
+    CHECK(workers[0]["held"][0]["media_id"].GetInt64() == held);
+    CHECK(std::string(workers[0]["held"][0]["file_path"].GetString()) == "2024/held.jpg");
+    CHECK(workers[0]["held"][0]["seconds"].GetDouble() >= 89);
+    CHECK(std::string(workers[1]["held"][0]["file_path"].GetString()) == "other.jpg");
+    auto page = served.client().Get("/");
+    REQUIRE(page);
+    // job, image, file, and for how long (90 s and more: "2m")
+    CHECK_THAT(page->body, Catch::Contains(fmt::format("{} {} 2024/held.jpg 2m<br>", job, held)));
+}
+
 TEST_CASE(
     "eye serve counts the images by analysis, missing and outdated, as the database has them") {
     TestDatabase db;

@@ -277,13 +277,21 @@ std::string render_page(const Snapshot& snapshot, int refresh_seconds) {
         } else {
             html +=
                 "<table><tr><th>worker</th><th>heartbeat</th><th>holds</th><th>done</th>"
-                "<th>failed</th></tr>";
+                "<th>failed</th><th>analyzing (job, image, file, for)</th></tr>";
             for (const auto& worker : snapshot.workers) {
+                std::string held;
+                for (const auto& job : worker.held) {
+                    held += fmt::format("{} {} {} {}<br>", job.job_id, job.media_id,
+                                        html_escape(job.file_path), seconds_text(job.seconds));
+                }
+                if (worker.holds > static_cast<std::int64_t>(worker.held.size())) {
+                    held += fmt::format("and {} more", worker.holds - worker.held.size());
+                }
                 html += fmt::format(
                     "<tr><td>{}</td><td>{} ago</td><td class=\"num\">{}</td>"
-                    "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    "<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                     html_escape(worker.id), seconds_text(worker.heartbeat_age_seconds),
-                    worker.holds, worker.done, worker.failed);
+                    worker.holds, worker.done, worker.failed, held.empty() ? "-" : held);
             }
             html += "</table>";
         }

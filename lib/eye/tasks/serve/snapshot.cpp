@@ -36,6 +36,19 @@ const db::Statement k_workers{
     "       w.jobs_done, w.jobs_failed "
     "FROM eye.workers w WHERE w.status = 'running' ORDER BY w.started_at LIMIT 100"};
 
+// The running jobs (few: one per worker slot) along jobs_running_heartbeat, the first 10 of
+// each worker.
+const db::Statement k_held{
+    "serve.held",
+    "SELECT worker_id, id, media_id, file_path, seconds FROM ("
+    "  SELECT j.worker_id, j.id, j.media_id, coalesce(m.file_path, '') AS file_path, "
+    "         extract(epoch from $1::timestamptz - coalesce(j.started_at, j.heartbeat_at)) "
+    "           AS seconds, "
+    "         row_number() OVER (PARTITION BY j.worker_id ORDER BY j.started_at, j.id) AS n "
+    "  FROM eye.jobs j LEFT JOIN media_files m ON m.id = j.media_id "
+    "  WHERE j.status = 'running' AND j.heartbeat_at IS NOT NULL) held "
+    "WHERE n <= 10 ORDER BY worker_id, n"};
+
 const db::Statement k_failed{"serve.failed",
                              "SELECT f.id, f.job_id, f.media_id, coalesce(m.file_path, ''), "
                              "       extract(epoch from f.failed_at), f.error "
@@ -112,10 +125,28 @@ void read_figures(db::Session& session, TimePoint now, Snapshot& snapshot) {
         snapshot.images_by_status.push_back({status, count});
     }
     for (const auto& row : tx.many(k_workers, now)) {
-        snapshot.workers.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                                    row[2].as<int>(), row[3].as<double>(),
-                                    row[4].as<std::int64_t>(), row[5].as<std::int64_t>(),
-                                    row[6].as<std::int64_t>()});
+        snapshot.workers.push_back({row[0].as<std::string>(),
+                                    row[1].as<std::string>(),
+                                    row[2].as<int>(),
+                                    row[3].as<double>(),
+                                    row[4].as<std::int64_t>(),
+                                    row[5].as<std::int64_t>(),
+                                    row[6].as<std::int64_t>(),
+                                    {}});
+    }
+    if (!snapshot.workers.empty()) {
+        std::map<std::string, WorkerRow*> by_id;
+        for (auto& worker : snapshot.workers) {
+            by_id[worker.id] = &worker;
+        }
+        for (const auto& row : tx.many(k_held, now)) {
+            auto found = by_id.find(row[0].is_null() ? "" : row[0].as<std::string>());
+            if (found != by_id.end()) {
+                found->second->held.push_back({row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
+                                               row[3].as<std::string>(),
+                                               row[4].is_null() ? 0.0 : row[4].as<double>()});
+            }
+        }
     }
     snapshot.recent = read_activity(tx, now, std::chrono::minutes(10), 144);
     snapshot.daily = read_activity(tx, now, std::chrono::hours(24), 30);
@@ -280,6 +311,17 @@ std::string snapshot_json(const Snapshot& snapshot) {
         w.field("holds", worker.holds);
         w.field("done", worker.done);
         w.field("failed", worker.failed);
+        w.key("held");
+        w.begin_array();
+        for (const auto& job : worker.held) {
+            w.begin_object();
+            w.field("job_id", job.job_id);
+            w.field("media_id", job.media_id);
+            w.field("file_path", job.file_path);
+            w.field("seconds", job.seconds);
+            w.end_object();
+        }
+        w.end_array();
         w.end_object();
     }
     w.end_array();

@@ -27,6 +27,14 @@ struct Count {
     std::int64_t count = 0;
 };
 
+// A running job a worker holds.
+struct HeldJob {
+    std::int64_t job_id = 0;
+    std::int64_t media_id = 0;
+    std::string file_path;
+    double seconds = 0;  // since it started
+};
+
 struct WorkerRow {
     std::string id;
     std::string host;
@@ -35,6 +43,7 @@ struct WorkerRow {
     std::int64_t holds = 0;  // running jobs
     std::int64_t done = 0;
     std::int64_t failed = 0;
+    std::vector<HeldJob> held;  // the first 10 of them, oldest first
 };
 
 struct FailedRow {
