@@ -229,7 +229,7 @@ TEST_CASE("kubernetes: a CronJob per task, a Deployment for the worker, no secre
 TEST_CASE("systemd: a service and a timer per task, a restarted worker, a confined service") {
     ExportOptions options;
     auto files = eye::schedule::export_systemd(eye::schedule::seed_schedule(), options);
-    CHECK(files.size() == 13);
+    CHECK(files.size() == 14);
     const std::string& timer = file(files, "eye-cleanup.timer").content;
     CHECK_THAT(timer, Contains("OnCalendar=Sun *-*-* 03:00:00") && Contains("Persistent=false") &&
                           Contains("RandomizedDelaySec=900"));
@@ -242,6 +242,11 @@ TEST_CASE("systemd: a service and a timer per task, a restarted worker, a confin
     CHECK_THAT(worker, Contains("Restart=always") && Contains("WantedBy=multi-user.target"));
     CHECK(std::none_of(files.begin(), files.end(),
                        [](const ExportedFile& f) { return f.name == "eye-worker.timer"; }));
+    // eye serve beside the tasks: kept running, confined like them, on loopback by default
+    const std::string& serve = file(files, "eye-serve.service").content;
+    CHECK_THAT(serve, Contains("ExecStart=/usr/local/bin/eye serve\n") &&
+                          Contains("Restart=always") && Contains("ProtectSystem=strict") &&
+                          Contains("WantedBy=multi-user.target"));
 }
 
 TEST_CASE("compose: eye's scheduler and worker on upstream's network, upstream's scheduler off") {
@@ -254,4 +259,9 @@ TEST_CASE("compose: eye's scheduler and worker on upstream's network, upstream's
                    Contains("eye-worker:") && Contains("profiles: [\"upstream-scheduler\"]") &&
                    Contains("avinash-network") && Contains("${DB_PASSWORD"));
     CHECK_THAT(text, !Contains("queue-worker:"));
+    // eye serve only when asked for (its token is needed off loopback), published on loopback
+    CHECK_THAT(text, Contains("  eye-serve:\n    profiles: [\"status-page\"]\n") &&
+                         Contains("command: [\"eye\", \"serve\", \"--listen=0.0.0.0:8090\"]") &&
+                         Contains("EYE_SERVE_TOKEN: ${EYE_SERVE_TOKEN:-}") &&
+                         Contains("\"127.0.0.1:${EYE_SERVE_PORT:-8090}:8090\""));
 }

@@ -8,14 +8,18 @@ namespace {
 // What both of eye's services share: the image, the settings an Avinash-EYE stack implies (its
 // service names, its database credentials, its storage as the media root), a read-only root
 // file system with a state volume, and upstream's network.
+// `environment` and `more` are lines of the service's own (its extra settings, its keys).
 std::string service(const std::string& name, const std::string& comment, const std::string& command,
-                    const ExportOptions& options) {
+                    const ExportOptions& options, const std::string& environment = "",
+                    const std::string& more = "") {
     return fmt::format(
         "  # {comment}\n"
         "  {name}:\n"
+        "{more}"
         "    image: ${{EYE_IMAGE:-{image}}}\n"
         "    command: {command}\n"
         "    environment:\n"
+        "{environment}"
         "      EYE_DATABASE_URL: "
         "postgresql://${{DB_USERNAME:-avinash}}:${{DB_PASSWORD:-secret}}@db:5432/"
         "${{DB_DATABASE:-avinash_eye}}\n"
@@ -40,7 +44,7 @@ std::string service(const std::string& name, const std::string& comment, const s
         "    restart: unless-stopped\n"
         "    stop_grace_period: 60s\n",
         fmt::arg("comment", comment), fmt::arg("name", name), fmt::arg("image", options.image),
-        fmt::arg("command", command));
+        fmt::arg("command", command), fmt::arg("environment", environment), fmt::arg("more", more));
 }
 
 }  // namespace
@@ -76,6 +80,17 @@ std::vector<ExportedFile> export_compose(const std::vector<ScheduledTask>& tasks
                    "[\"eye\", \"schedule:work\"]", options);
     out += "\n";
     out += service("eye-worker", "analyzes the images eye's tasks queue", worker_command, options);
+    out += "\n";
+    // off loopback (as in a container) eye serve needs its token, so it only starts when asked
+    out += service("eye-serve",
+                   "the status page, /metrics and /healthz (eye serve), on the host's loopback "
+                   "port\n"
+                   "  # 8090: docker compose --profile status-page up -d, with EYE_SERVE_TOKEN set",
+                   "[\"eye\", \"serve\", \"--listen=0.0.0.0:8090\"]", options,
+                   "      EYE_SERVE_TOKEN: ${EYE_SERVE_TOKEN:-}\n",
+                   "    profiles: [\"status-page\"]\n"
+                   "    ports:\n"
+                   "      - \"127.0.0.1:${EYE_SERVE_PORT:-8090}:8090\"\n");
     out +=
         "\n"
         "volumes:\n"

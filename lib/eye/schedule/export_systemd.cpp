@@ -166,6 +166,18 @@ std::vector<ExportedFile> export_systemd(const std::vector<ScheduledTask>& tasks
         timer += "\n[Install]\nWantedBy=timers.target\n";
         files.push_back({unit + ".timer", timer});
     }
+    // the status page: not a scheduled task, a service beside them
+    files.push_back(
+        {"eye-serve.service",
+         fmt::format(
+             "{}[Unit]\nDescription=eye: the status page, /metrics and /healthz (eye serve)\n"
+             "Wants=network-online.target\n"
+             "After=network-online.target postgresql.service\n\n[Service]\n"
+             "# on 127.0.0.1:8090 (EYE_LISTEN); any other address needs EYE_SERVE_TOKEN "
+             "in /etc/eye/eye.env\n"
+             "Type=exec\nExecStart={}/eye serve\nRestart=always\nRestartSec=5s\n{}"
+             "\n[Install]\nWantedBy=multi-user.target\n",
+             k_header, options.bindir, k_hardening)});
     return files;
 }
 
