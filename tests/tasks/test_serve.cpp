@@ -466,6 +466,12 @@ TEST_CASE("off loopback eye serve needs a token, and every path but /healthz ask
         auto right = client.Get(path, {{"Authorization", "Bearer s3cret-token"}});
         CHECK(right->status == 200);
     }
+    // a path that does not exist, another method, GET of the login form's path: 401 as well,
+    // and 404 only with the token
+    CHECK(client.Get("/nothing-here")->status == 401);
+    CHECK(client.Get("/login")->status == 401);
+    CHECK(client.Head("/")->status == 401);
+    CHECK(client.Get("/nothing-here", {{"Authorization", "Bearer s3cret-token"}})->status == 404);
     // the login form: a wrong token is refused, the right one sets a cookie that opens the page
     auto bad = client.Post("/login", "token=guess", "application/x-www-form-urlencoded");
     CHECK(bad->status == 401);

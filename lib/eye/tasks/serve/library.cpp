@@ -135,6 +135,12 @@ void LibraryCounter::run() {
             }
             figures = count_library(*session, m_config);
         } catch (const std::exception& e) {
+            {
+                std::lock_guard lock(m_mutex);
+                if (m_stopping) {
+                    return;  // cancelled on the way out: nothing to report
+                }
+            }
             figures = LibraryFigures{};
             figures.counted = std::chrono::system_clock::now();
             figures.error = e.what();

@@ -272,25 +272,28 @@ Outcome run_serve(Context& context, const ServeOptions& options) {
                                  "text/plain; charset=utf-8");
         }
     };
+    // before any route: without the token every path but /healthz and the login form's POST
+    // answers 401, one that does not exist too (it tells nothing about what does)
+    server.set_pre_routing_handler(
+        [&](const httplib::Request& request, httplib::Response& response) {
+            using Handled = httplib::Server::HandlerResponse;
+            if (request.path == "/healthz" ||
+                (request.path == "/login" && request.method == "POST") || allowed(request)) {
+                return Handled::Unhandled;
+            }
+            refuse(response, request.path == "/");
+            return Handled::Handled;
+        });
     server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
         response.set_content("ok\n", "text/plain; charset=utf-8");
     });
-    server.Get("/", [&](const httplib::Request& request, httplib::Response& response) {
-        if (!allowed(request)) {
-            return refuse(response, true);
-        }
+    server.Get("/", [&](const httplib::Request&, httplib::Response& response) {
         response.set_content(source.current().page, "text/html; charset=utf-8");
     });
-    server.Get("/api/status", [&](const httplib::Request& request, httplib::Response& response) {
-        if (!allowed(request)) {
-            return refuse(response, false);
-        }
+    server.Get("/api/status", [&](const httplib::Request&, httplib::Response& response) {
         response.set_content(source.current().json, "application/json");
     });
-    server.Get("/metrics", [&](const httplib::Request& request, httplib::Response& response) {
-        if (!allowed(request)) {
-            return refuse(response, false);
-        }
+    server.Get("/metrics", [&](const httplib::Request&, httplib::Response& response) {
         response.set_content(source.current().metrics, "text/plain; version=0.0.4");
     });
     server.Post("/login", [&](const httplib::Request& request, httplib::Response& response) {
