@@ -39,7 +39,13 @@ const db::Statement k_undescribed{"serve.library.undescribed", k_undescribed_sql
 
 }  // namespace
 
-LibraryFigures count_library(db::Session& session, const Config& config) {
+LibraryFigures count_library(db::Session& session, const Config& config,
+                             const std::atomic<bool>* stopping) {
+    auto go_on = [stopping] {
+        if (stopping != nullptr && *stopping) {
+            throw TempFailError("the library count was stopped");
+        }
+    };
     const auto started = Clock::now();
     LibraryFigures figures;
     db::Transaction tx(session);
@@ -52,10 +58,13 @@ LibraryFigures count_library(db::Session& session, const Config& config) {
     figures.counted = from_epoch(
         tx.run_sql("reading the time", "SELECT extract(epoch from transaction_timestamp())")[0][0]
             .as<double>());
+    go_on();
     const CurrentAnalyzer current = current_analyzer(config, tx);
     figures.analyzer = current.name;
     figures.model_version = current.model_version;
+    go_on();
     figures.completed = tx.one(k_completed)[0].as<std::int64_t>();
+    go_on();
     std::int64_t by_eye = 0;
     std::int64_t by_current = 0;
     for (const auto& row : tx.many(k_by_eye)) {
@@ -70,9 +79,11 @@ LibraryFigures count_library(db::Session& session, const Config& config) {
     figures.not_by_eye = std::max<std::int64_t>(0, figures.completed - by_eye);
     figures.outdated = std::max<std::int64_t>(0, figures.completed - by_current);
     // an analyzer that gives no embeddings is not asked for one, as in eye-reanalyze
+    go_on();
     const bool embedding_counts =
         current.gives_embeddings &&
         db::read_embedding_column(tx).kind != db::EmbeddingColumn::Kind::missing;
+    go_on();
     figures.missing = tx.one(embedding_counts ? k_missing : k_undescribed)[0].as<std::int64_t>();
     figures.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return figures;
@@ -89,7 +100,8 @@ LibraryCounter::~LibraryCounter() {
         std::lock_guard lock(m_mutex);
         m_stopping = true;
         if (m_counting != nullptr) {
-            // a count under way ends now rather than hold the shutdown up to its timeout
+            // the statement under way ends now, and the count stops before its next one,
+            // rather than hold the shutdown up to their timeouts
             try {
                 m_counting->cancel_query();
             } catch (const std::exception&) {
@@ -133,7 +145,7 @@ void LibraryCounter::run() {
                 }
                 m_counting = &session->connection();
             }
-            figures = count_library(*session, m_config);
+            figures = count_library(*session, m_config, &m_stopping);
         } catch (const std::exception& e) {
             {
                 std::lock_guard lock(m_mutex);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -42,11 +43,13 @@ struct LibraryFigures {
                                // description (eye-reanalyze --priority=missing)
 };
 
-// Counts the library in one read-only, repeatable-read transaction.
-LibraryFigures count_library(db::Session& session, const Config& config);
+// Counts the library in one read-only, repeatable-read transaction. With `stopping`, gives up
+// (throws TempFailError) before its next statement once that is set.
+LibraryFigures count_library(db::Session& session, const Config& config,
+                             const std::atomic<bool>* stopping = nullptr);
 
-// Counts in the background. latest() gives the last count at once and, when it is older than
-// the interval, asks for the next one: nobody looking, nothing counted. The interval is the
+// Counts in the background: once at start, then only while pages ask. latest() gives the last
+// count at once and, when it is older than the interval, asks for the next one. The interval is the
 // refresh interval, or twenty times the last count's duration when that is longer (the
 // counting session is busy at most a twentieth of the time).
 class LibraryCounter {
@@ -67,8 +70,8 @@ private:
     Milliseconds m_refresh;
     std::mutex m_mutex;
     std::condition_variable m_wake;
-    bool m_wanted = true;  // count at start
-    bool m_stopping = false;
+    bool m_wanted = true;                  // count at start
+    std::atomic<bool> m_stopping = false;  // changed under m_mutex, read without it too
     std::optional<LibraryFigures> m_latest;
     pqxx::connection* m_counting = nullptr;        // the session while it counts, to cancel
     std::chrono::steady_clock::time_point m_next;  // no count asked for before this
