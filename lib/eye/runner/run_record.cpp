@@ -113,6 +113,16 @@ std::string application_name(const std::string& program) {
     return name.substr(0, 63);
 }
 
+db::ConnectOptions connect_options(const Config& config, const std::string& program) {
+    db::ConnectOptions options;
+    options.url = config.database_url;
+    options.application_name = application_name(program);
+    options.time_zone = config.db_timezone;
+    options.statement_timeout = config.statement_timeout;
+    options.connect_timeout = config.connect_timeout;
+    return options;
+}
+
 bool try_lock(db::Session& session, const std::string& task) {
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
     return tx.one(k_try_lock, k_lock_class, lock_key(task))[0].as<bool>();

@@ -28,6 +28,9 @@ LockHolder find_lock_holder(db::Session& session, const std::string& task);
 
 // The application_name eye sessions use, so a lock holder can be named: "eye-monitor pid=12 h=x".
 std::string application_name(const std::string& program);
+// How a session of `program` connects: the configured URL, time zone and timeouts, and its
+// application_name.
+db::ConnectOptions connect_options(const Config& config, const std::string& program);
 
 // Inserts the run's row; returns its id.
 // A run that starts as `skipped` is finished at once, with `exit_code`.

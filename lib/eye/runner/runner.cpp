@@ -310,14 +310,9 @@ void connect(Run& run, Context& context) {
     if (traits.database == CommandTraits::Database::none) {
         return;
     }
-    db::ConnectOptions options;
-    options.url = run.parsed.config.database_url;
-    options.application_name = run_record::application_name(run.display);
-    options.time_zone = run.parsed.config.db_timezone;
-    options.statement_timeout = run.parsed.config.statement_timeout;
-    options.connect_timeout = run.parsed.config.connect_timeout;
     try {
-        run.session = db::Session::connect(options);
+        run.session =
+            db::Session::connect(run_record::connect_options(run.parsed.config, run.display));
         context.db = &*run.session;
     } catch (const Error& e) {
         // configuration eye cannot use is an error before any work, even where the task could

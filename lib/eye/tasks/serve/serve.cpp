@@ -102,13 +102,7 @@ bool widen_accept_queue(int port) {
 // A session of eye serve's: read-only, without JIT (its statements are short: compiling them
 // costs more than it saves).
 db::Session connect_read_only(const Config& config) {
-    db::ConnectOptions options;
-    options.url = config.database_url;
-    options.application_name = run_record::application_name("eye serve");
-    options.time_zone = config.db_timezone;
-    options.statement_timeout = config.statement_timeout;
-    options.connect_timeout = config.connect_timeout;
-    db::Session session = db::Session::connect(options);
+    db::Session session = db::Session::connect(run_record::connect_options(config, "eye serve"));
     db::Transaction tx(session, db::Transaction::Mode::autocommit);
     tx.run_sql("making the session read-only", "SET default_transaction_read_only = on");
     tx.run_sql("turning JIT off", "SET jit = off");
